@@ -1,0 +1,24 @@
+// Package reexec names the hidden entry points that the kedge binary runs when
+// it re-executes itself (the container init and the per-container supervisor)
+// and dispatches to them before the CLI parses anything.
+package reexec
+
+import (
+	"kedge/engine/runtime"
+	"kedge/engine/shim"
+)
+
+// Dispatch runs the re-executed entry point named by args[1], if any, and
+// reports its exit code. ok is false when args name no such entry point.
+func Dispatch(args []string) (code int, ok bool) {
+	if len(args) < 2 {
+		return 0, false
+	}
+	switch args[1] {
+	case runtime.InitCommand:
+		return runtime.InitMain(args[2:]), true
+	case shim.Command:
+		return shim.Main(args[2:]), true
+	}
+	return 0, false
+}

@@ -1,0 +1,58 @@
+// Package runtime starts and enters Linux containers described by an OCI
+// runtime spec (github.com/opencontainers/runtime-spec): namespaces, mounts,
+// pivot_root, a minimal /dev, masked /proc and /sys paths, capabilities,
+// no_new_privs, seccomp, rlimits, the user, and the container's cgroup.
+//
+// It is a library, not a daemon: the per-container supervisor (engine/shim)
+// calls Start to create a container's first process and Exec to add processes
+// to it. The container init is the kedge binary re-executed as
+// "kedge __init" inside the new namespaces; it prepares the root filesystem and
+// then execs the user's process, so nothing of kedge stays inside the container.
+//
+// The contract with callers:
+//   - Spec.Root.Path is an absolute path to an already prepared root filesystem
+//     (the engine mounts the overlay there); Spec.Root.Readonly is honoured.
+//   - Spec.Linux.CgroupsPath ("/parent/name", relative to each hierarchy root)
+//     names the cgroup that Start creates, configures from Spec.Linux.Resources
+//     and puts the init in before the user's process runs. Both cgroup v1 and v2.
+//   - Spec.Process.Capabilities, NoNewPrivileges, Rlimits, User, Cwd, Env, Args,
+//     Spec.Linux.Seccomp (compiled by security/profile), MaskedPaths,
+//     ReadonlyPaths, Sysctl, Devices, Mounts and Hostname are applied as runc
+//     applies them.
+package runtime
+
+import (
+	"errors"
+	"os"
+	"syscall"
+)
+
+// InitCommand is the argv[1] under which the kedge binary runs the container
+// init (see engine/reexec).
+const InitCommand = "__init"
+
+// Sentinel errors. Callers map them to Docker's exit codes: ErrExecNotFound to
+// 127, ErrExecPermission to 126, anything else to 125.
+var (
+	// ErrExecNotFound means the container's command does not exist in its rootfs.
+	ErrExecNotFound = errors.New("executable file not found")
+	// ErrExecPermission means the container's command exists but cannot be run.
+	ErrExecPermission = errors.New("permission denied running executable")
+)
+
+// Stdio holds the standard streams handed to a container process. A nil file
+// means /dev/null. When Console is set (a pty slave) it becomes the process's
+// controlling terminal and stdin/stdout/stderr, and the other fields are ignored.
+type Stdio struct {
+	Stdin, Stdout, Stderr *os.File
+	Console               *os.File
+}
+
+// ExitStatus is how a container process ended.
+type ExitStatus struct {
+	// Code is the exit code as Docker reports it: the process's code, or
+	// 128+n when it was killed by signal n.
+	Code int
+	// Signal is the signal that killed the process, or 0.
+	Signal syscall.Signal
+}
