@@ -1,0 +1,52 @@
+// Package agent wires the daemon: it builds the store, engine and web API from
+// the configuration, runs them and stops them. It is the one package that
+// imports them all, and only cli imports it.
+package agent
+
+import (
+	"log/slog"
+)
+
+// Defaults for the agent's paths.
+const (
+	DefaultDataDir    = "/var/lib/kedge"
+	DefaultConfigFile = "/etc/kedge/config.yaml"
+)
+
+// Config is the agent's configuration: the config file, overridden by flags.
+type Config struct {
+	// DataDir holds all persistent state (bbolt, images, containers, volumes).
+	DataDir string `json:"data_dir"`
+	// Socket is the unix socket the API listens on.
+	Socket string `json:"socket"`
+	// NodeName names this node; empty means the host name.
+	NodeName string `json:"node_name"`
+	// Binary is the kedge executable re-executed for supervisors and inits;
+	// empty means this process's executable.
+	Binary string `json:"-"`
+	// Registry configures image pulls.
+	Registry RegistryConfig `json:"registry"`
+	// Defaults apply to containers that do not set their own.
+	Defaults ContainerDefaults `json:"defaults"`
+	// Logger receives the agent's logs; nil means slog.Default().
+	Logger *slog.Logger `json:"-"`
+}
+
+// RegistryConfig configures image pulls and pushes.
+type RegistryConfig struct {
+	// Mirrors maps a registry host to mirrors tried first.
+	Mirrors map[string][]string `json:"mirrors"`
+	// Insecure lists registry hosts reached over plain HTTP.
+	Insecure []string `json:"insecure"`
+}
+
+// ContainerDefaults are limits applied to containers that set none.
+type ContainerDefaults struct {
+	// PidsLimit stops fork bombs (default 4096; -1 for none).
+	PidsLimit int64 `json:"pids_limit"`
+	// Memory in bytes (0: unlimited).
+	Memory int64 `json:"memory"`
+	// LogMaxSize and LogMaxFiles rotate container logs (default 10 MiB x 3).
+	LogMaxSize  string `json:"log_max_size"`
+	LogMaxFiles int    `json:"log_max_files"`
+}
