@@ -2,17 +2,33 @@
 // one JSON object per line with the text, the stream (stdout or stderr) and a
 // timestamp, rotated by size. The supervisor writes; the engine reads (tail,
 // since, follow across rotations).
+//
+// The file format is Docker's, so existing tooling reads it:
+//
+//	{"log":"hello\n","stream":"stdout","time":"2026-11-27T02:31:43.123456789Z"}
+//
+// A line of output becomes one entry whose Log ends in "\n". Output longer
+// than MaxLineSize without a newline is cut into entries of MaxLineSize bytes
+// without the "\n" (Docker's partial lines); so is the unfinished tail of a
+// stream when it ends.
+//
+// Rotation: when the live file (path) would grow past the size limit, it is
+// renamed to path.1, path.1 to path.2 and so on; the oldest beyond the file
+// limit is deleted. Readers follow the live file across renames.
 package logs
 
-// CONTRACT STUBS: replaced by the real implementation.
-
 import (
-	"context"
-	"errors"
 	"time"
 )
 
-var errTODO = errors.New("logs: not implemented")
+// MaxLineSize is the longest text of one entry; longer lines are split.
+const MaxLineSize = 16 * 1024
+
+// Stream names used in entries.
+const (
+	Stdout = "stdout"
+	Stderr = "stderr"
+)
 
 // Entry is one log line.
 type Entry struct {
@@ -33,10 +49,4 @@ type ReadOptions struct {
 	// Done, when closed during Follow, makes Read return after draining what
 	// was written (the container exited).
 	Done <-chan struct{}
-}
-
-// Read calls fn for each selected entry of the log at path, oldest first,
-// including rotated files (path.1, path.2, ...).
-func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) error) error {
-	return errTODO
 }
