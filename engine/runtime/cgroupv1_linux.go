@@ -1,0 +1,156 @@
+//go:build linux
+
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/cgroups/fs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// v1Subsystems are the controller hierarchies the runtime uses, as the
+// cgroups library names them.
+var v1Subsystems = [...]string{"cpuset", "devices", "memory", "cpu", "cpuacct", "pids", "blkio", "freezer"}
+
+// cgroupV1 is a container's cgroup on a cgroup v1 (or hybrid) host.
+type cgroupV1 struct {
+	path  string
+	paths map[string]string // subsystem -> directory
+	root  string
+}
+
+func newCgroupV1(root, path string) (*cgroupV1, error) {
+	c := &cgroupV1{path: path, root: root, paths: make(map[string]string, len(v1Subsystems))}
+	for _, name := range v1Subsystems {
+		if _, err := os.Stat(filepath.Join(root, name)); err != nil {
+			continue
+		}
+		c.paths[name] = filepath.Join(root, name, path)
+	}
+	if len(c.paths) == 0 {
+		return nil, fmt.Errorf("no cgroup v1 controllers under %s", root)
+	}
+	return c, nil
+}
+
+func (c *cgroupV1) manager(res *cgroups.Resources) (*fs.Manager, error) {
+	m, err := fs.NewManager(&cgroups.Cgroup{Path: c.path, Resources: res}, c.paths)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup %s: %w", c.path, err)
+	}
+	return m, nil
+}
+
+func (c *cgroupV1) create(res *specs.LinuxResources, devices []specs.LinuxDevice) error {
+	r := toResources(res)
+	m, err := c.manager(r)
+	if err != nil {
+		return err
+	}
+	if err := m.Apply(-1); err != nil {
+		return fmt.Errorf("create cgroup %s: %w", c.path, err)
+	}
+	if err := m.Set(r); err != nil {
+		return fmt.Errorf("set limits on cgroup %s: %w", c.path, err)
+	}
+	if dir, ok := c.paths["devices"]; ok {
+		// The library skips the devices controller (SkipDevices): its rule
+		// writer lives in a package that pulls in eBPF and systemd.
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create devices cgroup %s: %w", c.path, err)
+		}
+		if err := writeDeviceRules(dir, deviceRules(res, devices)); err != nil {
+			return fmt.Errorf("set device rules on cgroup %s: %w", c.path, err)
+		}
+	}
+	return nil
+}
+
+func (c *cgroupV1) addProc(pid int) error {
+	for name, dir := range c.paths {
+		if err := cgroups.WriteCgroupProc(dir, pid); err != nil {
+			return fmt.Errorf("add pid %d to %s cgroup %s: %w", pid, name, c.path, err)
+		}
+	}
+	return nil
+}
+
+// addThread moves only the calling thread (tid) into the cgroup: v1 lets
+// threads sit in different cgroups, and a child forked by that thread is
+// born in them.
+func (c *cgroupV1) addThread(tid int) error {
+	for name, dir := range c.paths {
+		if err := os.WriteFile(filepath.Join(dir, "tasks"), []byte(strconv.Itoa(tid)), 0); err != nil {
+			return fmt.Errorf("add thread %d to %s cgroup %s: %w", tid, name, c.path, err)
+		}
+	}
+	return nil
+}
+
+func (c *cgroupV1) stats() (*Stats, error) {
+	m, err := c.manager(&cgroups.Resources{})
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := c.paths["memory"]; ok && !cgroups.PathExists(c.paths["memory"]) {
+		return nil, fmt.Errorf("read stats of cgroup %s: %w", c.path, os.ErrNotExist)
+	}
+	s, err := m.GetStats()
+	if err != nil {
+		return nil, fmt.Errorf("read stats of cgroup %s: %w", c.path, err)
+	}
+	var ooms uint64
+	if dir, ok := c.paths["memory"]; ok {
+		ooms, _ = fs.OOMKillCount(dir)
+	}
+	return fromStats(s, ooms), nil
+}
+
+func (c *cgroupV1) freeze(frozen bool) error {
+	m, err := c.manager(&cgroups.Resources{})
+	if err != nil {
+		return err
+	}
+	state := cgroups.Thawed
+	if frozen {
+		state = cgroups.Frozen
+	}
+	if err := m.Freeze(state); err != nil {
+		return fmt.Errorf("freeze cgroup %s (%v): %w", c.path, frozen, err)
+	}
+	return nil
+}
+
+func (c *cgroupV1) pids() ([]int, error) {
+	for _, name := range []string{"pids", "memory", "freezer", "cpu"} {
+		if dir, ok := c.paths[name]; ok {
+			pids, err := cgroups.GetAllPids(dir)
+			if err != nil {
+				return nil, fmt.Errorf("list processes of cgroup %s: %w", c.path, err)
+			}
+			return pids, nil
+		}
+	}
+	return nil, fmt.Errorf("list processes of cgroup %s: no controller to read", c.path)
+}
+
+func (c *cgroupV1) destroy() error {
+	if pids, err := c.pids(); err == nil && len(pids) > 0 {
+		// A frozen cgroup must be thawed for SIGKILL to be delivered.
+		_ = c.freeze(false)
+		killAll(pids)
+		if err := waitEmpty(c, 5*time.Second); err != nil {
+			return fmt.Errorf("remove cgroup %s: %w", c.path, err)
+		}
+	}
+	if err := cgroups.RemovePaths(c.paths); err != nil {
+		return fmt.Errorf("remove cgroup %s: %w", c.path, ignoreNotExist(err))
+	}
+	return nil
+}

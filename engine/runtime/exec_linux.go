@@ -1,0 +1,206 @@
+//go:build linux
+
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// Exec runs proc inside the running container whose init is initPid: all of its
+// namespaces and its cgroup, under proc's capabilities, seccomp (from
+// cfg.Spec.Linux.Seccomp), no_new_privs, rlimits, user and cwd. It needs no
+// binary inside the container besides proc.Args[0].
+//
+// It forks from a locked OS thread of the calling process that has joined the
+// container's namespaces and cgroup (v1: per thread; v2: CLONE_INTO_CGROUP
+// where the seccomp profile allows clone3, else right after the fork) and
+// taken on the bounding set, inheritable set, no_new_privs and seccomp filter;
+// the child inherits all of them. That thread is never handed back to the Go
+// scheduler. The calling process is made non-dumpable so that the forked
+// child, a copy of the kedge binary until it execs, cannot be opened through
+// /proc from inside the container. Rlimits are applied right after the fork.
+func Exec(ctx context.Context, cfg *Config, initPid int, proc *specs.Process, stdio Stdio) (*Process, error) {
+	if cfg == nil || cfg.Spec == nil || cfg.Spec.Linux == nil {
+		return nil, errors.New("exec: no container spec")
+	}
+	if proc == nil || len(proc.Args) == 0 {
+		return nil, fmt.Errorf("exec in container %s: no command", cfg.ID)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("exec in container %s: %w", cfg.ID, err)
+	}
+	spec := cfg.Spec
+	filter, err := compileSeccomp(spec.Linux.Seccomp)
+	if err != nil {
+		return nil, fmt.Errorf("exec in container %s: %w", cfg.ID, err)
+	}
+	caps, err := resolveCaps(proc.Capabilities)
+	if err != nil {
+		return nil, fmt.Errorf("exec in container %s: %w", cfg.ID, err)
+	}
+	var join []specs.LinuxNamespace
+	for _, ns := range spec.Linux.Namespaces {
+		_, name, err := nsFlag(ns.Type)
+		if err != nil {
+			return nil, fmt.Errorf("exec in container %s: %w", cfg.ID, err)
+		}
+		join = append(join, specs.LinuxNamespace{Type: ns.Type, Path: fmt.Sprintf("/proc/%d/ns/%s", initPid, name)})
+	}
+	files, err := openNamespaces(join)
+	if err != nil {
+		return nil, fmt.Errorf("exec in container %s: %w", cfg.ID, err)
+	}
+	defer closeNamespaces(files)
+	var cg cgroup
+	if spec.Linux.CgroupsPath != "" {
+		if cg, err = openCgroup(defaultCgroupRoot, spec.Linux.CgroupsPath); err != nil {
+			return nil, fmt.Errorf("exec in container %s: %w", cfg.ID, err)
+		}
+	}
+	var cgDir *os.File
+	if v2, ok := cg.(*cgroupV2); ok {
+		if cgDir, err = v2.openDir(); err != nil {
+			return nil, fmt.Errorf("exec in container %s: %w", cfg.ID, err)
+		}
+		defer cgDir.Close()
+	}
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return nil, fmt.Errorf("exec in container %s: make non-dumpable: %w", cfg.ID, err)
+	}
+
+	e := &execer{proc: proc, stdio: stdio, caps: caps, filter: filter, files: files, cg: cg, cgDir: cgDir}
+	done := make(chan execResult, 1)
+	go func() {
+		// Locked and never unlocked: the thread ends with this goroutine.
+		goruntime.LockOSThread()
+		done <- e.run()
+	}()
+	r := <-done
+	if r.err != nil {
+		return nil, fmt.Errorf("exec in container %s: %w", cfg.ID, r.err)
+	}
+	p := r.cmd.Process
+	fail := func(err error) (*Process, error) {
+		_ = p.Kill()
+		_, _ = p.Wait()
+		return nil, fmt.Errorf("exec in container %s: %w", cfg.ID, err)
+	}
+	if v2, ok := cg.(*cgroupV2); ok && !r.inCgroup {
+		if err := v2.addProc(p.Pid); err != nil {
+			return fail(err)
+		}
+	}
+	if err := setRlimits(p.Pid, proc.Rlimits); err != nil {
+		return fail(err)
+	}
+	return &Process{Pid: p.Pid, proc: p}, nil
+}
+
+// execer is the work done on Exec's locked thread.
+type execer struct {
+	proc   *specs.Process
+	stdio  Stdio
+	caps   threadCaps
+	filter []bpf.RawInstruction
+	files  []nsFile
+	cg     cgroup
+	cgDir  *os.File
+}
+
+type execResult struct {
+	cmd      *exec.Cmd
+	inCgroup bool
+	err      error
+}
+
+func (e *execer) run() execResult {
+	if v1, ok := e.cg.(*cgroupV1); ok {
+		if err := v1.addThread(unix.Gettid()); err != nil {
+			return execResult{err: err}
+		}
+	}
+	if err := joinNamespaces(e.files); err != nil {
+		return execResult{err: err}
+	}
+	// From here on this thread's root and cwd are the container's.
+	cwd := e.proc.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if st, err := os.Stat(cwd); err != nil || !st.IsDir() {
+		return execResult{err: fmt.Errorf("cwd %s: not a directory in the container", cwd)}
+	}
+	path, err := lookPath(e.proc.Args[0], e.proc.Env)
+	if err != nil {
+		return execResult{err: err}
+	}
+	if e.proc.Capabilities != nil {
+		if err := dropBounding(e.caps); err != nil {
+			return execResult{err: err}
+		}
+		if err := setInheritable(e.caps); err != nil {
+			return execResult{err: err}
+		}
+	}
+	if e.proc.NoNewPrivileges {
+		if err := setNoNewPrivs(); err != nil {
+			return execResult{err: err}
+		}
+	}
+	if err := installSeccomp(e.filter); err != nil {
+		return execResult{err: err}
+	}
+	if e.cgDir != nil {
+		cmd := e.command(path, cwd)
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(e.cgDir.Fd())
+		err := cmd.Start()
+		if err == nil {
+			return execResult{cmd: cmd, inCgroup: true}
+		}
+		// Docker's seccomp profile answers clone3 with ENOSYS: fall back
+		// to clone and join the cgroup right after.
+		if !errors.Is(err, unix.ENOSYS) {
+			return execResult{err: execError(path, err)}
+		}
+	}
+	cmd := e.command(path, cwd)
+	if err := cmd.Start(); err != nil {
+		return execResult{err: execError(path, err)}
+	}
+	return execResult{cmd: cmd}
+}
+
+// command builds the os/exec command for the container process.
+func (e *execer) command(path, cwd string) *exec.Cmd {
+	u := e.proc.User
+	groups := make([]uint32, len(u.AdditionalGids))
+	copy(groups, u.AdditionalGids)
+	cmd := &exec.Cmd{
+		Path: path,
+		Args: e.proc.Args,
+		Env:  append([]string{}, e.proc.Env...),
+		Dir:  cwd,
+		SysProcAttr: &syscall.SysProcAttr{
+			Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: groups},
+		},
+	}
+	if u.UID != 0 {
+		for _, c := range e.caps.ambient {
+			cmd.SysProcAttr.AmbientCaps = append(cmd.SysProcAttr.AmbientCaps, uintptr(c))
+		}
+	}
+	setStdio(cmd, e.stdio)
+	return cmd
+}
+
