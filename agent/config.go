@@ -5,6 +5,8 @@ package agent
 
 import (
 	"log/slog"
+
+	"kedge/api"
 )
 
 // Defaults for the agent's paths.
@@ -28,6 +30,10 @@ type Config struct {
 	Registry RegistryConfig `json:"registry"`
 	// Defaults apply to containers that do not set their own.
 	Defaults ContainerDefaults `json:"defaults"`
+	// RunDir is the base of the runtime dir (default /run/kedge).
+	RunDir string `json:"run_dir"`
+	// Version is this binary's version, served by the API.
+	Version api.Version `json:"-"`
 	// Logger receives the agent's logs; nil means slog.Default().
 	Logger *slog.Logger `json:"-"`
 }

@@ -3,22 +3,130 @@ package agent
 import (
 	"context"
 	"errors"
-	"io"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"kedge/api"
+	"kedge/engine"
+	"kedge/engine/image"
+	"kedge/web"
 )
+
+// Agent is a running daemon: the engine and the API serving it.
+type Agent struct {
+	cfg    *Config
+	log    *slog.Logger
+	engine *engine.Engine
+	http   *http.Server
+	ln     net.Listener
+}
+
+// Start builds the engine from cfg, re-adopts running containers and starts
+// serving the API on the unix socket. Stop undoes it.
+func Start(ctx context.Context, cfg *Config) (*Agent, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = DefaultDataDir
+	}
+	if cfg.Socket == "" {
+		cfg.Socket = api.DefaultSocket
+	}
+	opts, err := engineOptions(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := engine.New(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("start engine: %w", err)
+	}
+	ln, err := listenUnix(cfg.Socket)
+	if err != nil {
+		eng.Close()
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, log: log, engine: eng, ln: ln}
+	a.http = &http.Server{Handler: web.New(eng, cfg.Version, log), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := a.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("api server stopped", "err", err)
+		}
+	}()
+	log.Info("kedge agent ready", "socket", cfg.Socket, "data_dir", cfg.DataDir, "key", eng.Key())
+	return a, nil
+}
+
+// Engine is the agent's container engine.
+func (a *Agent) Engine() *engine.Engine { return a.engine }
+
+// Stop stops serving and closes the engine; containers keep running.
+func (a *Agent) Stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := a.http.Shutdown(ctx)
+	if err != nil {
+		a.http.Close()
+	}
+	os.Remove(a.cfg.Socket)
+	return errors.Join(err, a.engine.Close())
+}
 
 // Run starts the agent and serves until ctx ends, then stops cleanly
 // (containers keep running under their supervisors).
-func Run(ctx context.Context, cfg *Config) error { return errors.New("agent: not implemented yet") }
-
-// DemoOptions configure the demo workload.
-type DemoOptions struct {
-	// Port is the host port the demo page listens on.
-	Port int
+func Run(ctx context.Context, cfg *Config) error {
+	a, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	a.log.Info("kedge agent stopping")
+	return a.Stop()
 }
 
-// Demo runs the embedded demo: an agent with its own data dir, an image built
-// from this binary that serves a small page, and a container running it; it
-// prints the URL and runs until ctx ends, then removes what it created.
-func Demo(ctx context.Context, cfg *Config, opts DemoOptions, out io.Writer) error {
-	return errors.New("demo: not implemented yet")
+func engineOptions(cfg *Config, log *slog.Logger) (engine.Options, error) {
+	opts := engine.Options{
+		DataDir: cfg.DataDir, RunDir: cfg.RunDir, Binary: cfg.Binary,
+		Images:             image.Options{Mirrors: cfg.Registry.Mirrors, Insecure: cfg.Registry.Insecure},
+		DefaultPidsLimit:   cfg.Defaults.PidsLimit,
+		DefaultMemory:      cfg.Defaults.Memory,
+		DefaultLogMaxFiles: cfg.Defaults.LogMaxFiles,
+		Logger:             log,
+	}
+	if cfg.Defaults.LogMaxSize != "" {
+		n, err := api.ParseSize(cfg.Defaults.LogMaxSize)
+		if err != nil {
+			return opts, fmt.Errorf("config defaults.log_max_size: %w", err)
+		}
+		opts.DefaultLogMaxSize = n
+	}
+	return opts, nil
+}
+
+// listenUnix listens on a unix socket, replacing a stale one, reachable by
+// root only (the API gives root-equivalent power).
+func listenUnix(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("socket dir: %w", err)
+	}
+	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another agent is already serving %s", path)
+	}
+	os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("socket permissions: %w", err)
+	}
+	return ln, nil
 }

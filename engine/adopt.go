@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"kedge/api"
+	"kedge/engine/runtime"
+	"kedge/engine/shim"
+)
+
+// loadAndAdopt reads the container records and reconnects to the supervisors
+// of containers that kept running while the agent was away. Containers that
+// ended meanwhile get the exit status their supervisor recorded; after a host
+// reboot (a new boot id) stale state is cleaned and restart policies apply.
+func (e *Engine) loadAndAdopt(ctx context.Context) error {
+	var recs []record
+	err := e.db.ForEach(bucketContainers, func(key string, raw []byte) error {
+		var r record
+		if err := json.Unmarshal(raw, &r); err != nil {
+			e.log.Error("skip unreadable container record", "container", key, "err", err)
+			return nil
+		}
+		recs = append(recs, r)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load containers: %w", err)
+	}
+	boot := bootID()
+	var restart []*container
+	for _, r := range recs {
+		c := &container{rec: r, exited: closedChan()}
+		e.containers[r.ID] = c
+		if !r.State.Running && r.State.Status != api.StateRestarting {
+			continue
+		}
+		if r.State.Running && r.BootID == boot {
+			if client, err := shim.Dial(ctx, e.stateDir(r.ID)); err == nil {
+				exited := make(chan struct{})
+				c.shim, c.exited = client, exited
+				c.rec.State.Pid = client.Pid()
+				e.log.Info("adopted running container", "container", r.ID[:12], "name", r.Name)
+				e.monitor(c, client, exited)
+				continue
+			}
+		}
+		// The container is not running any more: find out how it ended.
+		exit, err := shim.ReadExit(filepath.Join(e.containerDir(r.ID), "exit.json"))
+		if err != nil || r.BootID != boot {
+			exit = &shim.Exit{Code: 255, FinishedAt: time.Now().UTC(), Error: "the host restarted or the supervisor was lost"}
+		}
+		e.cleanupStale(&c.rec)
+		startedAt := c.rec.State.StartedAt
+		c.rec.State = api.ContainerState{Status: api.StateExited, ExitCode: exit.Code, OOMKilled: exit.OOMKilled, Error: exit.Error, StartedAt: startedAt, FinishedAt: exit.FinishedAt}
+		e.persist(c)
+		if c.rec.Config.AutoRemove {
+			continue
+		}
+		if e.shouldRestart(&c.rec) || (r.State.Status == api.StateRestarting && !r.ManuallyStopped) {
+			restart = append(restart, c)
+		}
+	}
+	for _, c := range restart {
+		e.scheduleRestart(c, 0)
+	}
+	// --rm containers that ended while the agent was away are removed now.
+	for _, r := range recs {
+		c := e.containers[r.ID]
+		if c != nil && c.rec.Config.AutoRemove && !c.rec.State.Running {
+			id := r.ID
+			e.goOwned(func(ctx context.Context) { _ = e.Remove(ctx, id, true, true) })
+		}
+	}
+	return nil
+}
+
+// cleanupStale removes what a run that ended without the agent left: the
+// rootfs mount, the cgroup and the supervisor's state dir.
+func (e *Engine) cleanupStale(r *record) {
+	_ = unmountRootfs(filepath.Join(e.containerDir(r.ID), "rootfs"))
+	_ = runtime.RemoveCgroup(e.cgroupParent() + "/" + r.ID)
+	os.RemoveAll(e.stateDir(r.ID))
+}

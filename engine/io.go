@@ -1,0 +1,176 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"kedge/api"
+	"kedge/engine/logs"
+	kruntime "kedge/engine/runtime"
+	"kedge/engine/shim"
+)
+
+// Logs calls fn for the container's log lines selected by opts; with Follow
+// it keeps going until the container exits or ctx ends.
+func (e *Engine) Logs(ctx context.Context, ref string, opts api.LogsOptions, fn func(api.LogEntry) error) error {
+	c, err := e.lookup(ref)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	exited, id := c.exited, c.rec.ID
+	c.mu.Unlock()
+	ro := logs.ReadOptions{Tail: opts.Tail, Since: opts.Since, Until: opts.Until, Follow: opts.Follow, Done: exited}
+	err = logs.Read(ctx, e.logPath(id), ro, func(en logs.Entry) error {
+		return fn(api.LogEntry{Log: en.Log, Stream: en.Stream, Time: en.Time})
+	})
+	if err != nil && os.IsNotExist(err) {
+		return nil // never started: no log yet
+	}
+	return err
+}
+
+// AttachIO are the streams of an attach.
+type AttachIO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Resize receives terminal size changes.
+	Resize <-chan api.ResizeFrame
+}
+
+// Attach connects streams to a container's main process until it exits or
+// ctx ends. Attaching to a created container waits for it to start, so that
+// `run` (create, attach, start) loses no output.
+func (e *Engine) Attach(ctx context.Context, ref string, aio AttachIO) error {
+	c, err := e.lookup(ref)
+	if err != nil {
+		return err
+	}
+	var client *shim.Client
+	for {
+		c.mu.Lock()
+		client, status := c.shim, c.rec.State.Status
+		removed := c.removed
+		c.mu.Unlock()
+		if client != nil || removed || (status != api.StateCreated && status != api.StateRestarting) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	c.mu.Lock()
+	client = c.shim
+	c.mu.Unlock()
+	if client == nil {
+		return fmt.Errorf("container %s is not running: %w", c.snapshot().Name, api.ErrConflict)
+	}
+	if aio.Resize != nil {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case r, ok := <-aio.Resize:
+					if !ok {
+						return
+					}
+					_ = client.Resize(ctx, r.Width, r.Height)
+				}
+			}
+		}()
+	}
+	return client.Attach(ctx, shim.AttachOptions{Stdin: aio.Stdin, Stdout: aio.Stdout, Stderr: aio.Stderr})
+}
+
+// Resize sets a running container's terminal size.
+func (e *Engine) Resize(ctx context.Context, ref string, width, height uint16) error {
+	c, err := e.lookup(ref)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	client := c.shim
+	c.mu.Unlock()
+	if client == nil {
+		return fmt.Errorf("container is not running: %w", api.ErrConflict)
+	}
+	return client.Resize(ctx, width, height)
+}
+
+// Stats reads a running container's resource use.
+func (e *Engine) Stats(ref string) (*api.Stats, error) {
+	c, err := e.lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	rec := c.snapshot()
+	if !rec.State.Running {
+		return &api.Stats{ID: rec.ID, Name: rec.Name, Time: time.Now().UTC(), OnlineCPUs: runtime.NumCPU()}, nil
+	}
+	s, err := kruntime.ReadStats(e.cgroupParent() + "/" + rec.ID)
+	if err != nil {
+		return nil, fmt.Errorf("stats of %s: %w", rec.Name, err)
+	}
+	return &api.Stats{
+		ID: rec.ID, Name: rec.Name, Time: s.Time, CPUUsageNanos: s.CPUUsageNanos, OnlineCPUs: runtime.NumCPU(),
+		MemoryUsage: s.MemoryUsage - min(s.MemoryCache, s.MemoryUsage), MemoryLimit: s.MemoryLimit, PidsCurrent: s.PidsCurrent,
+		BlockRead: s.BlockReadBytes, BlockWrite: s.BlockWriteByes,
+	}, nil
+}
+
+// Top lists a running container's processes (host view, like `docker top`).
+func (e *Engine) Top(ref string) (*api.Top, error) {
+	c, err := e.lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	rec := c.snapshot()
+	if !rec.State.Running {
+		return nil, fmt.Errorf("container %s is not running: %w", rec.Name, api.ErrConflict)
+	}
+	pids, err := kruntime.CgroupPids(e.cgroupParent() + "/" + rec.ID)
+	if err != nil {
+		return nil, fmt.Errorf("top of %s: %w", rec.Name, err)
+	}
+	top := &api.Top{Titles: []string{"UID", "PID", "PPID", "STAT", "CMD"}}
+	for _, pid := range pids {
+		top.Processes = append(top.Processes, procRow(pid))
+	}
+	return top, nil
+}
+
+// procRow reads one process's row from /proc.
+func procRow(pid int) []string {
+	p := strconv.Itoa(pid)
+	row := []string{"?", p, "?", "?", "?"}
+	if f, err := os.Open("/proc/" + p + "/status"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			k, v, _ := strings.Cut(sc.Text(), ":")
+			v = strings.TrimSpace(v)
+			switch k {
+			case "Uid":
+				row[0] = strings.Fields(v)[0]
+			case "PPid":
+				row[2] = v
+			case "State":
+				row[3] = strings.Fields(v)[0]
+			}
+		}
+		f.Close()
+	}
+	if b, err := os.ReadFile("/proc/" + p + "/cmdline"); err == nil && len(b) > 0 {
+		row[4] = strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+	}
+	return row
+}
