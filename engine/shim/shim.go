@@ -4,15 +4,53 @@
 // file and attached clients), reaps it and records its exit status, and serves
 // attach, resize, signal, wait and exec on a unix socket in the container's
 // state directory. A restarted agent re-adopts a container with Dial.
+//
+// # Life of a supervisor
+//
+// Start runs "BINARY __shim OPTIONS-JSON" with its stdio on /dev/null, in a
+// new session, with a ready pipe as fd 3. The supervisor makes itself
+// non-dumpable, ignores SIGHUP and SIGPIPE, reads the bundle's config.json,
+// creates the container's stdio (pipes, or a pty whose slave becomes the
+// container's console), starts the container through engine/runtime, listens
+// on its socket and then reports "running, pid N" (or the start error, with
+// its kind so that errors.Is(err, runtime.ErrExecNotFound) holds for the
+// caller) on the ready pipe. Its own diagnostics go to StateDir/shim.log.
+//
+// While the container runs, its stdout and stderr go to the json-file log
+// (engine/logs) and to every attached client. When it exits the supervisor
+// drains the output, flushes the log, writes the Exit atomically to ExitFile,
+// removes the container's cgroup, answers every pending Wait and exits. A
+// container that fails to start gets an ExitFile too (code 127, 126 or 125
+// and Error) and leaves no process behind.
+//
+// # Stdin
+//
+// With OpenStdin the container's stdin is a pipe the supervisor keeps open:
+// every attached client that sends stdin writes into it, and a client closing
+// its stdin does not close the container's (Docker's -i), except with
+// StdinOnce, where the first attached client to close its stdin closes the
+// container's (Docker's "run -i" without -d: the container sees EOF). With a
+// tty, stdin goes to the pty and is never closed.
+//
+// # Protocol
+//
+// The supervisor listens on StateDir/shim.sock. Each operation is one
+// connection: the client writes one JSON request line (request), the
+// supervisor answers one JSON response line (response); for attach and exec
+// both sides then exchange frames until the supervisor closes the connection:
+//
+//	frame   = type (1 byte) | length (4 bytes, big endian) | payload
+//	client: stdin (0) data, stdin-close (3), resize (4: width, height as big-endian uint16)
+//	server: stdout (1) data, stderr (2) data, exit (5: JSON Exit), last
+//
+// With a tty all output arrives as stdout frames. A wait request is answered
+// when the container has exited. Unix socket paths are limited to 107 bytes;
+// when StateDir/shim.sock is longer, both sides reach it through
+// /proc/self/fd/N/shim.sock, N being an open descriptor of StateDir.
 package shim
 
-// CONTRACT STUBS: replaced by the real implementation.
-
 import (
-	"context"
-	"errors"
 	"io"
-	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -20,8 +58,6 @@ import (
 
 // Command is the argv[1] under which the kedge binary runs the supervisor.
 const Command = "__shim"
-
-var errTODO = errors.New("shim: not implemented")
 
 // Options describe the container a supervisor runs.
 type Options struct {
@@ -45,6 +81,10 @@ type Options struct {
 	Tty bool
 	// OpenStdin keeps the container's stdin open for attach (-i).
 	OpenStdin bool
+	// StdinOnce closes the container's stdin when the first attached client
+	// that sent stdin closes it (Docker's StdinOnce, set by "run -i" in the
+	// foreground). Without it stdin stays open across attaches.
+	StdinOnce bool
 	// Binary is the kedge executable; empty means /proc/self/exe.
 	Binary string
 }
@@ -63,6 +103,11 @@ type Exit struct {
 	Error string `json:"error,omitempty"`
 }
 
+// WindowSize is a terminal size in characters.
+type WindowSize struct {
+	Width, Height uint16
+}
+
 // ExecOptions describe a process to add to a running container.
 type ExecOptions struct {
 	// Process is the process to run (args, env, cwd, user, capabilities,
@@ -70,6 +115,10 @@ type ExecOptions struct {
 	Process *specs.Process
 	// Tty allocates a pty for the process.
 	Tty bool
+	// Size is the pty's initial size when Tty (zero: the kernel's default).
+	Size WindowSize
+	// Resize, when Tty, delivers later window sizes until the exec ends.
+	Resize <-chan WindowSize
 	// Stdin, Stdout and Stderr are the process's streams; nil means none.
 	// With Tty, output arrives on Stdout only.
 	Stdin          io.Reader
@@ -79,47 +128,8 @@ type ExecOptions struct {
 }
 
 // AttachOptions are the streams of an attach to the container's main process.
+// Output written before the attach is not replayed (read the log for it).
 type AttachOptions struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 }
-
-// Client talks to one container's supervisor.
-type Client struct{}
-
-// Start launches a detached supervisor for the container and returns once the
-// container's process runs. A failure to start is returned with the runtime's
-// sentinel errors intact (errors.Is(err, runtime.ErrExecNotFound)), and the
-// supervisor has then exited, leaving no process or cgroup behind.
-func Start(ctx context.Context, opts Options) (*Client, error) { return nil, errTODO }
-
-// Dial connects to the supervisor whose state directory is stateDir, after an
-// agent restart. It fails when no supervisor serves there.
-func Dial(ctx context.Context, stateDir string) (*Client, error) { return nil, errTODO }
-
-// ReadExit reads an exit file written by a supervisor.
-func ReadExit(path string) (*Exit, error) { return nil, errTODO }
-
-// Pid is the container's init process id on the host.
-func (c *Client) Pid() int { return 0 }
-
-// Wait blocks until the container exits (or ctx ends) and returns its exit.
-func (c *Client) Wait(ctx context.Context) (*Exit, error) { return nil, errTODO }
-
-// Signal sends sig to the container's init.
-func (c *Client) Signal(ctx context.Context, sig syscall.Signal) error { return errTODO }
-
-// Attach connects streams to the container's main process until it exits or ctx ends.
-func (c *Client) Attach(ctx context.Context, opts AttachOptions) error { return errTODO }
-
-// Resize sets the container's pty window size.
-func (c *Client) Resize(ctx context.Context, width, height uint16) error { return errTODO }
-
-// Exec runs a process in the container and returns its exit code (or 0 at once when detached).
-func (c *Client) Exec(ctx context.Context, opts ExecOptions) (int, error) { return 0, errTODO }
-
-// Close releases the connection; the supervisor and container keep running.
-func (c *Client) Close() error { return nil }
-
-// Main is the entry point of "kedge __shim"; it returns the process's exit code.
-func Main(args []string) int { return 1 }

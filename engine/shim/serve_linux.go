@@ -1,0 +1,168 @@
+//go:build linux
+
+package shim
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+)
+
+// requestBuffer bounds a request line (an exec's process spec with its
+// environment is the largest).
+const requestBuffer = 64 * 1024
+
+// acceptLoop serves connections until the listener is closed.
+func (s *supervisor) acceptLoop() {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				s.log.Error("accept", "err", err)
+			}
+			return
+		}
+		s.mu.Lock()
+		s.conns[c] = struct{}{}
+		s.serving.Add(1)
+		s.mu.Unlock()
+		go s.serve(c)
+	}
+}
+
+// serve handles one connection: one request, then its streams.
+func (s *supervisor) serve(c net.Conn) {
+	defer func() {
+		c.Close()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		s.serving.Done()
+	}()
+	br := bufio.NewReaderSize(c, requestBuffer)
+	var req request
+	if err := readLine(br, &req); err != nil {
+		s.log.Debug("bad request", "err", err)
+		return
+	}
+	switch req.Op {
+	case opState:
+		writeLine(c, s.state())
+	case opWait:
+		s.wait(c, br)
+	case opSignal:
+		writeLine(c, response{Error: toWire(s.signal(syscall.Signal(req.Signal)))})
+	case opResize:
+		writeLine(c, response{Error: toWire(s.resize(WindowSize{Width: req.Width, Height: req.Height}))})
+	case opAttach:
+		s.attach(c, br, req)
+	case opExec:
+		s.exec(c, br, req)
+	default:
+		writeLine(c, response{Error: toWire(fmt.Errorf("unknown operation %q: %w", req.Op, ErrProtocol))})
+	}
+}
+
+// exitState returns the exit once the container has exited.
+func (s *supervisor) exitState() *Exit {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.exit
+}
+
+func (s *supervisor) state() response {
+	e := s.exitState()
+	return response{Pid: s.pid, Running: e == nil, Tty: s.opts.Tty, ExitFile: s.opts.ExitFile, Exit: e}
+}
+
+// wait answers when the container has exited, or gives up when the client
+// goes away first.
+func (s *supervisor) wait(c net.Conn, br *bufio.Reader) {
+	gone := make(chan struct{})
+	go func() { // ends when the connection is closed (by serve at the latest)
+		br.ReadByte()
+		close(gone)
+	}()
+	select {
+	case <-s.exited:
+		writeLine(c, response{Pid: s.pid, Exit: s.exitState()})
+	case <-gone:
+	}
+}
+
+func (s *supervisor) signal(sig syscall.Signal) error {
+	if s.exitState() != nil {
+		return ErrNotRunning
+	}
+	if err := unix.Kill(s.pid, sig); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return ErrNotRunning
+		}
+		return fmt.Errorf("signal %d to pid %d: %w", sig, s.pid, err)
+	}
+	return nil
+}
+
+func (s *supervisor) resize(ws WindowSize) error {
+	if s.console == nil {
+		return ErrNoTty
+	}
+	if err := pty.Setsize(s.console, &pty.Winsize{Rows: ws.Height, Cols: ws.Width}); err != nil {
+		return fmt.Errorf("resize pty: %w", err)
+	}
+	return nil
+}
+
+// attach streams the container's output to the client and its stdin frames
+// to the container, until the output ends; then it sends the exit.
+func (s *supervisor) attach(c net.Conn, br *bufio.Reader, req request) {
+	sub := s.out.subscribe()
+	defer s.out.unsubscribe(sub)
+	if writeLine(c, response{Pid: s.pid, Tty: s.opts.Tty}) != nil {
+		return
+	}
+	fw := &frameWriter{w: c}
+	go func() { // ends when the connection is closed (by serve at the latest)
+		defer s.out.unsubscribe(sub) // the client went away: stop its output
+		var buf []byte
+		for {
+			typ, p, err := readFrame(br, buf)
+			buf = p
+			if err != nil {
+				return
+			}
+			switch typ {
+			case frameStdin:
+				if req.Stdin {
+					s.writeStdin(p)
+				}
+			case frameStdinClose:
+				if req.Stdin && s.opts.StdinOnce && !s.opts.Tty {
+					s.closeStdin()
+				}
+			case frameResize:
+				if ws, ok := parseResize(p); ok {
+					s.resize(ws)
+				}
+			}
+		}
+	}()
+	for ch := range sub.ch {
+		if fw.write(ch.typ, ch.data) != nil {
+			return
+		}
+	}
+	if s.out.wasDropped(sub) {
+		s.log.Debug("attached client dropped (gone or too slow)")
+		return
+	}
+	<-s.exited
+	b, _ := json.Marshal(s.exitState())
+	fw.write(frameExit, b)
+}
