@@ -43,7 +43,7 @@ func (e *Engine) Create(ctx context.Context, cfg *api.ContainerConfig) (*api.Cre
 	rec := record{
 		ID: id, Image: cfg.Image, ImageID: img.ID, Created: time.Now().UTC(), Config: *cfg,
 		State: api.ContainerState{Status: api.StateCreated}, Path: args[0], Args: args[1:],
-		StopSignal: firstNonEmpty(cfg.StopSignal, ic.StopSignal, "SIGTERM"),
+		StopSignal:  firstNonEmpty(cfg.StopSignal, ic.StopSignal, "SIGTERM"),
 		Healthcheck: resolveHealthcheck(cfg.Healthcheck, e.healthcheckOf(img)),
 	}
 	rec.Config.Mounts, rec.AnonymousVolumes = withAnonymousVolumes(cfg.Mounts, img.Config.Config.Volumes)

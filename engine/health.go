@@ -164,4 +164,3 @@ func imageHealthcheck(raw []byte) *api.HealthConfig {
 	h := cfg.Config.Healthcheck
 	return &api.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
 }
-
