@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -118,10 +119,13 @@ func fromStats(s *cgroups.Stats, oomKills uint64) *Stats {
 	return out
 }
 
-// killAll SIGKILLs the given processes; used before removing a cgroup.
+// killAll SIGKILLs the given processes; used before removing a cgroup. It
+// never signals the calling process, whose Exec threads visit containers'
+// v1 cgroups for a moment.
 func killAll(pids []int) {
+	self := os.Getpid()
 	for _, pid := range pids {
-		if pid > 0 {
+		if pid > 0 && pid != self {
 			_ = killPid(pid)
 		}
 	}
@@ -132,7 +136,11 @@ func waitEmpty(cg cgroup, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		pids, err := cg.pids()
-		if err != nil || len(pids) == 0 {
+		if err != nil {
+			return nil
+		}
+		pids = slices.DeleteFunc(pids, func(p int) bool { return p == os.Getpid() })
+		if len(pids) == 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {

@@ -93,6 +93,44 @@ func (c *cgroupV1) addThread(tid int) error {
 	return nil
 }
 
+// openThreadReturn opens, for every controller of c, the tasks file of the
+// cgroup the calling thread is in now, so that it can go back there after a
+// visit (addThread) even once its mount namespace has changed.
+func (c *cgroupV1) openThreadReturn() ([]*os.File, error) {
+	orig, err := cgroups.ParseCgroupFile("/proc/thread-self/cgroup")
+	if err != nil {
+		return nil, fmt.Errorf("read own cgroups: %w", err)
+	}
+	var files []*os.File
+	for name := range c.paths {
+		p, ok := orig[name]
+		if !ok {
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(c.root, name, p, "tasks"), os.O_WRONLY, 0)
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			return nil, fmt.Errorf("open own %s cgroup: %w", name, err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+// returnThread writes tid to the files from openThreadReturn and closes them.
+func returnThread(tid int, files []*os.File) error {
+	var first error
+	for _, f := range files {
+		if _, err := f.WriteString(strconv.Itoa(tid)); err != nil && first == nil {
+			first = fmt.Errorf("return thread %d to %s: %w", tid, f.Name(), err)
+		}
+		f.Close()
+	}
+	return first
+}
+
 func (c *cgroupV1) stats() (*Stats, error) {
 	m, err := c.manager(&cgroups.Resources{})
 	if err != nil {

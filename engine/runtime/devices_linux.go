@@ -72,25 +72,26 @@ type deviceRuleLine struct {
 	rule  string
 }
 
-// deviceRules builds the device cgroup rules: deny everything, then allow
-// mknod of any node (use still needs an allow), the standard nodes, the
-// ptys, the spec's devices and the spec's own rules.
+// deviceRules builds the device cgroup rules as runc does: deny everything,
+// then the spec's own rules in order, then allow mknod of any node (using it
+// still needs an allow), the standard nodes, the ptys, /dev/net/tun and the
+// spec's devices.
 func deviceRules(res *specs.LinuxResources, devices []specs.LinuxDevice) []deviceRuleLine {
-	rules := []deviceRuleLine{
-		{false, "a *:* rwm"},
-		{true, "c *:* m"}, {true, "b *:* m"},
-		{true, "c 1:3 rwm"}, {true, "c 1:5 rwm"}, {true, "c 1:7 rwm"},
-		{true, "c 1:8 rwm"}, {true, "c 1:9 rwm"}, {true, "c 5:0 rwm"},
-		{true, "c 5:1 rwm"}, {true, "c 5:2 rwm"}, {true, "c 136:* rwm"},
-		{true, "c 10:200 rwm"},
-	}
-	for _, d := range devices {
-		rules = append(rules, deviceRuleLine{true, deviceRule(d.Type, ptr(d.Major), ptr(d.Minor), "rwm")})
-	}
+	rules := []deviceRuleLine{{false, "a *:* rwm"}}
 	if res != nil {
 		for _, d := range res.Devices {
 			rules = append(rules, deviceRuleLine{d.Allow, deviceRule(d.Type, d.Major, d.Minor, d.Access)})
 		}
+	}
+	rules = append(rules,
+		deviceRuleLine{true, "c *:* m"}, deviceRuleLine{true, "b *:* m"},
+		deviceRuleLine{true, "c 1:3 rwm"}, deviceRuleLine{true, "c 1:5 rwm"}, deviceRuleLine{true, "c 1:7 rwm"},
+		deviceRuleLine{true, "c 1:8 rwm"}, deviceRuleLine{true, "c 1:9 rwm"}, deviceRuleLine{true, "c 5:0 rwm"},
+		deviceRuleLine{true, "c 5:1 rwm"}, deviceRuleLine{true, "c 5:2 rwm"}, deviceRuleLine{true, "c 136:* rwm"},
+		deviceRuleLine{true, "c 10:200 rwm"},
+	)
+	for _, d := range devices {
+		rules = append(rules, deviceRuleLine{true, deviceRule(d.Type, ptr(d.Major), ptr(d.Minor), "rwm")})
 	}
 	return rules
 }

@@ -115,6 +115,8 @@ type execer struct {
 	files  []nsFile
 	cg     cgroup
 	cgDir  *os.File
+	// returnTo are the tasks files of the thread's own v1 cgroups.
+	returnTo []*os.File
 }
 
 type execResult struct {
@@ -124,7 +126,34 @@ type execResult struct {
 }
 
 func (e *execer) run() execResult {
+	r := e.fork()
+	// The thread is about to die, but until it does it must not count as a
+	// member of the container's cgroup.
+	if err := returnThread(unix.Gettid(), e.returnTo); err != nil && r.err == nil {
+		r.err = err
+	}
+	return r
+}
+
+// fork does the thread's work: cgroup, namespaces, credentials, fork.
+func (e *execer) fork() execResult {
+	// Capabilities first, while /proc/self is still this process: the
+	// bounding and inheritable sets do not affect setns, which needs only
+	// CAP_SYS_ADMIN in the effective set.
+	if e.proc.Capabilities != nil {
+		if err := dropBounding(e.caps); err != nil {
+			return execResult{err: err}
+		}
+		if err := setInheritable(e.caps); err != nil {
+			return execResult{err: err}
+		}
+	}
 	if v1, ok := e.cg.(*cgroupV1); ok {
+		files, err := v1.openThreadReturn()
+		if err != nil {
+			return execResult{err: err}
+		}
+		e.returnTo = files
 		if err := v1.addThread(unix.Gettid()); err != nil {
 			return execResult{err: err}
 		}
@@ -143,14 +172,6 @@ func (e *execer) run() execResult {
 	path, err := lookPath(e.proc.Args[0], e.proc.Env)
 	if err != nil {
 		return execResult{err: err}
-	}
-	if e.proc.Capabilities != nil {
-		if err := dropBounding(e.caps); err != nil {
-			return execResult{err: err}
-		}
-		if err := setInheritable(e.caps); err != nil {
-			return execResult{err: err}
-		}
 	}
 	if e.proc.NoNewPrivileges {
 		if err := setNoNewPrivs(); err != nil {
@@ -203,4 +224,3 @@ func (e *execer) command(path, cwd string) *exec.Cmd {
 	setStdio(cmd, e.stdio)
 	return cmd
 }
-

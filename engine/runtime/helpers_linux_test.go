@@ -231,4 +231,3 @@ func statusLine(out, field string) string {
 	}
 	return ""
 }
-
