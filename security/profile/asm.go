@@ -30,6 +30,21 @@ const (
 	opRet                // return k
 )
 
+// Classic BPF opcodes (linux/bpf_common.h) of the instructions emitted.
+const (
+	opLdAbsW  = 0x20 // BPF_LD | BPF_W | BPF_ABS
+	opAluAndK = 0x54 // BPF_ALU | BPF_AND | BPF_K
+	opJmpJa   = 0x05 // BPF_JMP | BPF_JA
+	opRetK    = 0x06 // BPF_RET | BPF_K
+)
+
+// jumpOps are the BPF_JMP | BPF_K opcodes of the supported jump tests.
+var jumpOps = map[bpf.JumpTest]uint16{
+	bpf.JumpEqual:          0x15, // BPF_JEQ
+	bpf.JumpGreaterThan:    0x25, // BPF_JGT
+	bpf.JumpGreaterOrEqual: 0x35, // BPF_JGE
+}
+
 // insn is one instruction before layout.
 type insn struct {
 	kind   opKind
@@ -75,7 +90,10 @@ func (a *assembler) target(i int, l label) (int, error) {
 	return t, nil
 }
 
-// assemble lays the program out and encodes it.
+// assemble lays the program out and encodes it. Encoding directly (rather
+// than through bpf.Instruction values and bpf.Assemble) avoids one
+// allocation per instruction; the tests decode the result with
+// bpf.Disassemble and run it in x/net/bpf's VM.
 func (a *assembler) assemble() ([]bpf.RawInstruction, error) {
 	n := len(a.ins)
 	tt := make([]int, n)
@@ -132,40 +150,39 @@ func (a *assembler) assemble() ([]bpf.RawInstruction, error) {
 		}
 	}
 
-	prog := make([]bpf.Instruction, 0, pos[n])
+	prog := make([]bpf.RawInstruction, 0, pos[n])
 	for i, in := range a.ins {
 		switch in.kind {
 		case opLoad:
-			prog = append(prog, bpf.LoadAbsolute{Off: in.k, Size: 4})
+			prog = append(prog, bpf.RawInstruction{Op: opLdAbsW, K: in.k})
 		case opAnd:
-			prog = append(prog, bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: in.k})
+			prog = append(prog, bpf.RawInstruction{Op: opAluAndK, K: in.k})
 		case opRet:
-			prog = append(prog, bpf.RetConstant{Val: in.k})
+			prog = append(prog, bpf.RawInstruction{Op: opRetK, K: in.k})
 		case opJa:
-			prog = append(prog, bpf.Jump{Skip: uint32(pos[tt[i]] - pos[i] - 1)})
+			prog = append(prog, bpf.RawInstruction{Op: opJmpJa, K: uint32(pos[tt[i]] - pos[i] - 1)})
 		case opJump:
 			base := pos[i] + 1
-			j := bpf.JumpIf{Cond: in.cond, Val: in.k}
-			var tramps []bpf.Instruction
+			j := bpf.RawInstruction{Op: jumpOps[in.cond], K: in.k}
+			var tramps [2]bpf.RawInstruction
+			nt := 0
 			if farT[i] {
-				j.SkipTrue = uint8(len(tramps))
-				tramps = append(tramps, bpf.Jump{Skip: uint32(pos[tt[i]] - (base + len(tramps)) - 1)})
+				j.Jt = uint8(nt)
+				tramps[nt] = bpf.RawInstruction{Op: opJmpJa, K: uint32(pos[tt[i]] - (base + nt) - 1)}
+				nt++
 			} else {
-				j.SkipTrue = uint8(pos[tt[i]] - base)
+				j.Jt = uint8(pos[tt[i]] - base)
 			}
 			if farF[i] {
-				j.SkipFalse = uint8(len(tramps))
-				tramps = append(tramps, bpf.Jump{Skip: uint32(pos[tf[i]] - (base + len(tramps)) - 1)})
+				j.Jf = uint8(nt)
+				tramps[nt] = bpf.RawInstruction{Op: opJmpJa, K: uint32(pos[tf[i]] - (base + nt) - 1)}
+				nt++
 			} else {
-				j.SkipFalse = uint8(pos[tf[i]] - base)
+				j.Jf = uint8(pos[tf[i]] - base)
 			}
 			prog = append(prog, j)
-			prog = append(prog, tramps...)
+			prog = append(prog, tramps[:nt]...)
 		}
 	}
-	raw, err := bpf.Assemble(prog)
-	if err != nil {
-		return nil, fmt.Errorf("assemble: %w", err)
-	}
-	return raw, nil
+	return prog, nil
 }

@@ -59,8 +59,8 @@ type rule struct {
 //
 // Semantics, matching libseccomp/runc where they define them:
 //   - The arch word is checked first. The native ABI is always filtered. On
-//     amd64, i386 (SCMP_ARCH_X86) and x32 (SCMP_ARCH_X32, syscall numbers with
-//     bit 0x40000000) and on arm64, 32-bit arm (SCMP_ARCH_ARM) get their own
+//     amd64, i386 (SCMP_ARCH_X86) and x32 (SCMP_ARCH_X32: AUDIT_ARCH_X86_64
+//     with a syscall number >= 0x40000000, as libseccomp tests it) and on arm64, 32-bit arm (SCMP_ARCH_ARM) get their own
 //     rules, compiled with their own syscall numbers, when the profile lists
 //     them; otherwise such syscalls return BadArchAction (kill the process).
 //     Listed architectures of other machines are ignored; unknown
@@ -115,7 +115,7 @@ func Compile(s *specs.LinuxSeccomp, goarch string) ([]bpf.RawInstruction, error)
 		}
 	}
 
-	var asm assembler
+	asm := assembler{ins: make([]insn, 0, 1024), at: make([]int, 0, 1024)}
 	asm.load(offArch)
 	nativeL := asm.newLabel()
 	asm.jump(bpf.JumpEqual, plan.abi.auditArch, nativeL, next)
@@ -229,15 +229,15 @@ func validateRules(calls []specs.LinuxSyscall) ([]rule, error) {
 // sysRules is what one syscall number of one ABI does.
 type sysRules struct {
 	nr          uint32
-	cond        []rule // entries with argument comparisons, in profile order
+	cond        []int  // indices of entries with argument comparisons, in profile order
 	fallback    uint32 // first entry without comparisons, else the default
 	hasFallback bool
 }
 
 // simple reports whether every path returns the same value.
-func (s *sysRules) simple() bool {
-	for _, r := range s.cond {
-		if r.ret != s.fallback {
+func (s *sysRules) simple(rules []rule) bool {
+	for _, i := range s.cond {
+		if rules[i].ret != s.fallback {
 			return false
 		}
 	}
@@ -254,42 +254,33 @@ type segment struct {
 
 // emitDispatch emits the syscall dispatch for one ABI; A holds nr.
 func emitDispatch(asm *assembler, rules []rule, a abi, defRet uint32) {
-	byNr := map[uint32]*sysRules{}
-	for _, r := range rules {
+	// Every (syscall number, entry index) pair, sorted by number then by
+	// profile order, packed in one word so sorting is cheap.
+	hits := make([]uint64, 0, 512)
+	for ri, r := range rules {
 		for _, name := range r.names {
-			nr, ok := a.table[name]
-			if !ok {
-				continue // unknown on this ABI: skipped, as libseccomp does
-			}
-			sr := byNr[nr]
-			if sr == nil {
-				sr = &sysRules{nr: nr}
-				byNr[nr] = sr
-			}
-			switch {
-			case len(r.args) > 0:
-				sr.cond = append(sr.cond, r)
-			case !sr.hasFallback:
-				sr.fallback, sr.hasFallback = r.ret, true
+			if nr, ok := a.table[name]; ok { // unknown on this ABI: skipped, as libseccomp does
+				hits = append(hits, uint64(nr)<<32|uint64(ri))
 			}
 		}
 	}
-	list := make([]*sysRules, 0, len(byNr))
-	for _, sr := range byNr {
-		if !sr.hasFallback {
-			sr.fallback = defRet
+	slices.Sort(hits)
+	list := make([]sysRules, 0, len(hits))
+	for _, h := range hits {
+		nr, ri := uint32(h>>32), int(uint32(h))
+		if n := len(list); n == 0 || list[n-1].nr != nr {
+			list = append(list, sysRules{nr: nr})
 		}
-		list = append(list, sr)
-	}
-	slices.SortFunc(list, func(x, y *sysRules) int {
+		sr := &list[len(list)-1]
 		switch {
-		case x.nr < y.nr:
-			return -1
-		case x.nr > y.nr:
-			return 1
+		case len(rules[ri].args) > 0:
+			if !slices.Contains(sr.cond, ri) {
+				sr.cond = append(sr.cond, ri)
+			}
+		case !sr.hasFallback:
+			sr.fallback, sr.hasFallback = rules[ri].ret, true
 		}
-		return 0
-	})
+	}
 
 	segs := make([]segment, 0, 2*len(list)+1)
 	add := func(s segment) {
@@ -299,11 +290,15 @@ func emitDispatch(asm *assembler, rules []rule, a abi, defRet uint32) {
 		segs = append(segs, s)
 	}
 	cur, done := uint32(0), false
-	for _, sr := range list {
+	for i := range list {
+		sr := &list[i]
+		if !sr.hasFallback {
+			sr.fallback = defRet
+		}
 		if sr.nr > cur {
 			add(segment{lo: cur, ret: defRet})
 		}
-		if sr.simple() {
+		if sr.simple(rules) {
 			add(segment{lo: sr.nr, ret: sr.fallback})
 		} else {
 			add(segment{lo: sr.nr, rules: sr})
@@ -316,31 +311,32 @@ func emitDispatch(asm *assembler, rules []rule, a abi, defRet uint32) {
 	if !done {
 		add(segment{lo: cur, ret: defRet})
 	}
-	emitTree(asm, segs, a.args32)
+	emitTree(asm, rules, segs, a.args32)
 }
 
 // emitTree emits a balanced binary search over segs; A holds nr.
-func emitTree(asm *assembler, segs []segment, args32 bool) {
+func emitTree(asm *assembler, rules []rule, segs []segment, args32 bool) {
 	if len(segs) == 1 {
 		if segs[0].rules == nil {
 			asm.ret(segs[0].ret)
 			return
 		}
-		emitRules(asm, segs[0].rules, args32)
+		emitRules(asm, rules, segs[0].rules, args32)
 		return
 	}
 	mid := len(segs) / 2
 	right := asm.newLabel()
 	asm.jump(bpf.JumpGreaterOrEqual, segs[mid].lo, right, next)
-	emitTree(asm, segs[:mid], args32)
+	emitTree(asm, rules, segs[:mid], args32)
 	asm.place(right)
-	emitTree(asm, segs[mid:], args32)
+	emitTree(asm, rules, segs[mid:], args32)
 }
 
 // emitRules emits one syscall's entries: each conditional entry in order,
 // then the fallback.
-func emitRules(asm *assembler, sr *sysRules, args32 bool) {
-	for _, r := range sr.cond {
+func emitRules(asm *assembler, rules []rule, sr *sysRules, args32 bool) {
+	for _, ri := range sr.cond {
+		r := rules[ri]
 		fail := asm.newLabel()
 		for _, c := range r.args {
 			emitArg(asm, c, args32, fail)

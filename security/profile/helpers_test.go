@@ -102,7 +102,7 @@ func modelABI(s *specs.LinuxSeccomp, goarch string, d seccompData) (table map[st
 	switch goarch {
 	case "amd64":
 		switch {
-		case d.arch == 0xC000003E && d.nr&0x40000000 == 0:
+		case d.arch == 0xC000003E && d.nr < 0x40000000: // as libseccomp: >= is x32
 			return sysnumAMD64, false, true
 		case d.arch == 0xC000003E && listed(specs.ArchX32):
 			return sysnumX32, true, true
