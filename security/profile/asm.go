@@ -38,11 +38,17 @@ const (
 	opRetK    = 0x06 // BPF_RET | BPF_K
 )
 
-// jumpOps are the BPF_JMP | BPF_K opcodes of the supported jump tests.
-var jumpOps = map[bpf.JumpTest]uint16{
-	bpf.JumpEqual:          0x15, // BPF_JEQ
-	bpf.JumpGreaterThan:    0x25, // BPF_JGT
-	bpf.JumpGreaterOrEqual: 0x35, // BPF_JGE
+// jumpOp is the BPF_JMP | BPF_K opcode of a supported jump test.
+func jumpOp(t bpf.JumpTest) (uint16, error) {
+	switch t {
+	case bpf.JumpEqual:
+		return 0x15, nil // BPF_JEQ
+	case bpf.JumpGreaterThan:
+		return 0x25, nil // BPF_JGT
+	case bpf.JumpGreaterOrEqual:
+		return 0x35, nil // BPF_JGE
+	}
+	return 0, fmt.Errorf("assemble: unsupported jump test %v", t)
 }
 
 // insn is one instruction before layout.
@@ -163,7 +169,11 @@ func (a *assembler) assemble() ([]bpf.RawInstruction, error) {
 			prog = append(prog, bpf.RawInstruction{Op: opJmpJa, K: uint32(pos[tt[i]] - pos[i] - 1)})
 		case opJump:
 			base := pos[i] + 1
-			j := bpf.RawInstruction{Op: jumpOps[in.cond], K: in.k}
+			op, err := jumpOp(in.cond)
+			if err != nil {
+				return nil, err
+			}
+			j := bpf.RawInstruction{Op: op, K: in.k}
 			var tramps [2]bpf.RawInstruction
 			nt := 0
 			if farT[i] {

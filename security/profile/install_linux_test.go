@@ -67,6 +67,12 @@ func seccompDefaultHelper() int {
 	if e2 == nil {
 		unix.Close(fd)
 	}
+	_, _, e = unix.Syscall(unix.SYS_PERSONALITY, 0xffffffff, 0, 0)
+	check("personality(0xffffffff) (query)", errnoOrNil(e), nil)
+	_, _, e = unix.Syscall(unix.SYS_PERSONALITY, 0x123, 0, 0)
+	check("personality(0x123)", errnoOrNil(e), unix.EPERM)
+	_, _, e = unix.Syscall(unix.SYS_REBOOT, 0, 0, 0)
+	check("reboot", errnoOrNil(e), unix.EPERM)
 	pid, _, e := unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
 	check("getpid", errnoOrNil(e), nil)
 	if int(pid) != os.Getpid() {
