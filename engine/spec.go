@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"kedge/api"
+	"kedge/engine/tini"
 	"kedge/security/profile"
 )
 
@@ -39,9 +40,9 @@ type specInput struct {
 	DefaultPidsLimit int64
 	// DefaultMemory applies when the container sets none.
 	DefaultMemory int64
-	// Seccomp is the precomputed default profile for the default capabilities,
-	// or nil to compute it.
-	GOARCH string
+	// InitBinary is the host path of the kedge binary, mounted read-only at
+	// tini.Path and run as pid 1 when the container asks for --init.
+	InitBinary string
 }
 
 // imageConfig is the part of an image's config the spec needs.
@@ -302,6 +303,10 @@ func buildSpec(in *specInput) (*specs.Spec, error) {
 		}
 	}
 	s.Mounts = append(s.Mounts, in.Mounts...)
+	if cfg.Init && in.InitBinary != "" {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: tini.Path, Type: "bind", Source: in.InitBinary, Options: []string{"bind", "ro", "nodev"}})
+		s.Process.Args = append([]string{tini.Path, "--"}, s.Process.Args...)
+	}
 	return s, nil
 }
 
