@@ -86,7 +86,8 @@ type rule struct {
 //
 // Syscall numbers are dispatched with a balanced binary search over ranges
 // of numbers sharing one outcome, so Docker's ~350-syscall profile compiles
-// to a few hundred instructions, well below the kernel's 4096.
+// to about 1,000 instructions on amd64 (three ABIs), 700 on arm64 and 400 on
+// arm, well below the kernel's 4096, in a fraction of a millisecond.
 func Compile(s *specs.LinuxSeccomp, goarch string) ([]bpf.RawInstruction, error) {
 	if s == nil {
 		return nil, fmt.Errorf("compile seccomp: nil profile: %w", ErrInvalidProfile)
@@ -126,13 +127,13 @@ func Compile(s *specs.LinuxSeccomp, goarch string) ([]bpf.RawInstruction, error)
 	var x32 *section
 	var others []section
 	for _, c := range compat {
-		s := section{l: asm.newLabel(), a: c}
+		sec := section{l: asm.newLabel(), a: c}
 		if c.auditArch == plan.abi.auditArch { // x32 shares AUDIT_ARCH_X86_64
-			x32 = &s
+			x32 = &sec
 			continue
 		}
-		others = append(others, s)
-		asm.jump(bpf.JumpEqual, c.auditArch, s.l, next)
+		others = append(others, sec)
+		asm.jump(bpf.JumpEqual, c.auditArch, sec.l, next)
 	}
 	asm.ret(BadArchAction)
 

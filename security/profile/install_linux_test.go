@@ -41,6 +41,21 @@ func seccompDefaultHelper() int {
 		fmt.Println("Compile:", err)
 		return 1
 	}
+	// Another thread that exists before the filter is loaded must stay
+	// unfiltered: InstallFilter is for the calling thread only.
+	ready, start, other := make(chan struct{}), make(chan struct{}), make(chan string)
+	go func() {
+		runtime.LockOSThread() // its own thread, which exits with it
+		close(ready)
+		<-start
+		st, err := os.ReadFile("/proc/thread-self/status")
+		if err != nil {
+			other <- err.Error()
+			return
+		}
+		other <- string(st)
+	}()
+	<-ready
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		fmt.Println("no_new_privs:", err)
 		return 1
@@ -54,6 +69,13 @@ func seccompDefaultHelper() int {
 	if err != nil || !strings.Contains(string(st), "Seccomp:\t2\n") {
 		fmt.Printf("thread status: want Seccomp: 2, err %v\n", err)
 		fail++
+	}
+	close(start)
+	if st := <-other; !strings.Contains(st, "Seccomp:\t0\n") {
+		fmt.Println("other thread: want Seccomp: 0, the filter leaked to it")
+		fail++
+	} else {
+		fmt.Println("other thread: unfiltered, ok=true")
 	}
 	_, _, e := unix.Syscall(unix.SYS_CLONE3, 0, 0, 0)
 	check("clone3", errnoOrNil(e), unix.ENOSYS)

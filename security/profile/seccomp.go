@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"runtime"
 	"slices"
 
@@ -33,9 +34,11 @@ func DefaultSeccomp(caps []string) (*specs.LinuxSeccomp, error) {
 // for a container holding caps, for the native architecture. It accepts
 // Docker's format (archMap, includes/excludes on capabilities, arches and
 // minimum kernel, the legacy "name" field) and, as a subset of it, a plain
-// runtime-spec LinuxSeccomp document. Malformed JSON, unknown fields' wrong
-// types, a missing defaultAction, or conflicting fields fail with
-// ErrInvalidProfile.
+// runtime-spec LinuxSeccomp document. Malformed JSON, fields of the wrong
+// type, trailing data, a missing defaultAction (Docker would run such a
+// profile unconfined; callers spell that "unconfined" instead), or
+// conflicting fields fail with ErrInvalidProfile. Actions, operators and
+// architectures are checked by Compile.
 func LoadSeccompJSON(data []byte, caps []string) (*specs.LinuxSeccomp, error) {
 	return loadSeccompJSON(data, runtime.GOARCH, caps, hostKernel)
 }
@@ -47,8 +50,8 @@ func loadSeccompJSON(data []byte, goarch string, caps []string, kernel func() (*
 	if err := dec.Decode(&p); err != nil {
 		return nil, fmt.Errorf("decode seccomp profile: %w: %w", ErrInvalidProfile, err)
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("decode seccomp profile: trailing data after the JSON object: %w", ErrInvalidProfile)
+	if err := dec.Decode(&struct{}{}); err != io.EOF {
+		return nil, fmt.Errorf("decode seccomp profile: trailing data after the JSON document: %w", ErrInvalidProfile)
 	}
 	return resolveProfile(&p, goarch, caps, kernel)
 }

@@ -124,6 +124,7 @@ func TestLoadSeccompJSONErrors(t *testing.T) {
 		"not an object":  `[1, 2]`,
 		"wrong type":     `{"defaultAction": 7}`,
 		"trailing":       `{"defaultAction": "SCMP_ACT_ALLOW"} {}`,
+		"trailing junk":  `{"defaultAction": "SCMP_ACT_ALLOW"} ]`,
 		"no default":     `{"syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}`,
 		"both arch":      `{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "archMap": [{"architecture": "SCMP_ARCH_X86_64"}]}`,
 		"name and names": `{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"name": "read", "names": ["write"], "action": "SCMP_ACT_ALLOW"}]}`,
