@@ -36,6 +36,9 @@ func Dial(ctx context.Context, stateDir string) (*Client, error) {
 // Pid is the container's init process id on the host.
 func (c *Client) Pid() int { return c.pid }
 
+// Tty reports whether the container has a pty (output is then one stream).
+func (c *Client) Tty() bool { return c.tty }
+
 // Close releases the client; the supervisor and container keep running.
 // Calls in progress are not affected (cancel their contexts to end them).
 func (c *Client) Close() error { return nil }

@@ -37,6 +37,14 @@ func launch(ctx context.Context, opts Options, command string) (*Client, error) 
 	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("start supervisor: %w", err)
 	}
+	for _, p := range []string{opts.ExitFile, opts.LogPath} {
+		if p == "" {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return nil, fmt.Errorf("start supervisor: %w", err)
+		}
+	}
 	arg, err := json.Marshal(opts)
 	if err != nil {
 		return nil, err

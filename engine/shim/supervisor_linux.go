@@ -56,6 +56,8 @@ func run(args []string, rt containerRuntime) int {
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	// A supervisor is mostly idle: trade a little CPU for a smaller heap.
 	debug.SetGCPercent(50)
+	// Hold no mount of the agent's working directory busy.
+	os.Chdir("/")
 
 	logf, err := os.OpenFile(filepath.Join(opts.StateDir, logName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -194,11 +196,15 @@ func (s *supervisor) start() (err error) {
 		return err
 	}
 	os.Remove(filepath.Join(s.opts.StateDir, sockName)) // a dead supervisor's
-	s.ln, err = net.Listen("unix", addr)
+	ln, err := net.Listen("unix", addr)
 	dir.Close()
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	// The address may name a closed descriptor: supervise removes the
+	// socket by its real path.
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	s.ln = ln
 	rdir := filepath.Join(s.opts.StateDir, runtimeName)
 	if err := os.MkdirAll(rdir, 0o700); err != nil {
 		return fmt.Errorf("make runtime dir: %w", err)
