@@ -55,6 +55,7 @@ type unpacker struct {
 	// shape in a way that could make a path resolve elsewhere).
 	cacheDir string
 	cacheFd  *os.File
+	stale    bool // set when the cached handle may no longer be what cacheDir resolves to
 
 	dirTimes []dirTime
 }
@@ -159,10 +160,11 @@ func cleanEntryName(n string) (string, error) {
 // parent returns a handle of the directory part of name, created inside the
 // root if missing.
 func (u *unpacker) parent(dir string) (*os.File, error) {
-	if u.cacheFd != nil && u.cacheDir == dir {
+	if u.cacheFd != nil && u.cacheDir == dir && !u.stale {
 		return u.cacheFd, nil
 	}
 	u.dropCache()
+	u.stale = false
 	f, err := pathrs.MkdirAllHandle(u.root, dir, 0o755)
 	if err != nil {
 		return nil, fmt.Errorf("parent directory %q: %w", dir, err)
@@ -238,7 +240,7 @@ func (u *unpacker) entry(hdr *tar.Header, body io.Reader) error {
 		if err := unix.Symlinkat(hdr.Linkname, pfd, base); err != nil {
 			return fmt.Errorf("symlink: %w", err)
 		}
-		u.dropCache() // paths through this name now resolve elsewhere
+		u.stale = true // paths through this name now resolve elsewhere
 		if err := u.chownAt(pfd, base, hdr); err != nil {
 			return err
 		}
@@ -366,11 +368,11 @@ func (u *unpacker) removeExisting(pfd int, base string, keepDir bool) (bool, err
 		if keepDir {
 			return true, nil
 		}
-		u.dropCache()
+		u.stale = true
 		return false, removeAllAt(pfd, base, 0)
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-		u.dropCache()
+		u.stale = true
 	}
 	if err := unix.Unlinkat(pfd, base, 0); err != nil {
 		return false, fmt.Errorf("replace: %w", err)
