@@ -108,25 +108,6 @@ func applyCaps(t threadCaps) error {
 	return nil
 }
 
-// setInheritable sets only the calling thread's inheritable set, keeping its
-// effective and permitted sets (Exec keeps them so the forked child can still
-// switch user before it execs).
-func setInheritable(t threadCaps) error {
-	caps, err := capability.NewPid2(0)
-	if err != nil {
-		return fmt.Errorf("capabilities: %w", err)
-	}
-	if err := caps.Load(); err != nil {
-		return fmt.Errorf("read capabilities: %w", err)
-	}
-	caps.Clear(capability.INHERITABLE)
-	caps.Set(capability.INHERITABLE, t.inheritable...)
-	if err := caps.Apply(capability.CAPS); err != nil {
-		return fmt.Errorf("set inheritable capabilities: %w", err)
-	}
-	return nil
-}
-
 // rlimitType maps an OCI rlimit name to its resource.
 func rlimitType(name string) (int, bool) {
 	switch name {
@@ -184,6 +165,34 @@ func setRlimits(pid int, limits []specs.POSIXRlimit) error {
 			}
 			return fmt.Errorf("set %s to %d/%d: %w", l.Type, l.Soft, l.Hard, err)
 		}
+	}
+	return nil
+}
+
+// setThreadUser switches only the calling thread to u's uid, gid and groups,
+// keeping its capabilities (PR_SET_KEEPCAPS) so the caller can set the
+// process's sets afterwards.
+func setThreadUser(u specs.User) error {
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("keep capabilities: %w", err)
+	}
+	groups := make([]uint32, len(u.AdditionalGids)+1)
+	copy(groups, u.AdditionalGids)
+	var gp uintptr
+	if len(u.AdditionalGids) > 0 {
+		gp = uintptr(unsafe.Pointer(&groups[0]))
+	}
+	if _, _, e := unix.RawSyscall(sysSetgroups, uintptr(len(u.AdditionalGids)), gp, 0); e != 0 {
+		return fmt.Errorf("set groups %v: %w", u.AdditionalGids, e)
+	}
+	if _, _, e := unix.RawSyscall(sysSetresgid, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
+		return fmt.Errorf("set gid %d: %w", u.GID, e)
+	}
+	if _, _, e := unix.RawSyscall(sysSetresuid, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
+		return fmt.Errorf("set uid %d: %w", u.UID, e)
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("reset keep capabilities: %w", err)
 	}
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	goruntime "runtime"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -77,15 +76,16 @@ func Exec(ctx context.Context, cfg *Config, initPid int, proc *specs.Process, st
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return nil, fmt.Errorf("exec in container %s: make non-dumpable: %w", cfg.ID, err)
 	}
+	// os/exec passes only stdio to the child, but a descriptor this process
+	// inherited without close-on-exec would leak into the container: mark
+	// them all (harmless for Go code, whose descriptors already are).
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("exec in container %s: close descriptors on exec: %w", cfg.ID, err)
+	}
 
 	e := &execer{proc: proc, stdio: stdio, caps: caps, filter: filter, files: files, cg: cg, cgDir: cgDir}
-	done := make(chan execResult, 1)
-	go func() {
-		// Locked and never unlocked: the thread ends with this goroutine.
-		goruntime.LockOSThread()
-		done <- e.run()
-	}()
-	r := <-done
+	var r execResult
+	onThrowawayThread(func() { r = e.run() })
 	if r.err != nil {
 		return nil, fmt.Errorf("exec in container %s: %w", cfg.ID, r.err)
 	}
@@ -99,9 +99,6 @@ func Exec(ctx context.Context, cfg *Config, initPid int, proc *specs.Process, st
 		if err := v2.addProc(p.Pid); err != nil {
 			return fail(err)
 		}
-	}
-	if err := setRlimits(p.Pid, proc.Rlimits); err != nil {
-		return fail(err)
 	}
 	return &Process{Pid: p.Pid, proc: p}, nil
 }
@@ -127,6 +124,15 @@ type execResult struct {
 
 func (e *execer) run() execResult {
 	r := e.fork()
+	if r.err == nil {
+		// From this thread: it runs as the process's user, which is what
+		// lets it lower the child's limits without CAP_SYS_RESOURCE.
+		if err := setRlimits(r.cmd.Process.Pid, e.proc.Rlimits); err != nil {
+			_ = r.cmd.Process.Kill()
+			_, _ = r.cmd.Process.Wait()
+			r = execResult{err: err}
+		}
+	}
 	// The thread is about to die, but until it does it must not count as a
 	// member of the container's cgroup.
 	if err := returnThread(unix.Gettid(), e.returnTo); err != nil && r.err == nil {
@@ -135,16 +141,14 @@ func (e *execer) run() execResult {
 	return r
 }
 
-// fork does the thread's work: cgroup, namespaces, credentials, fork.
+// fork does the thread's work: capabilities, cgroup, namespaces, user, cwd,
+// no_new_privs, seccomp, then the fork the child inherits all of them from.
 func (e *execer) fork() execResult {
 	// Capabilities first, while /proc/self is still this process: the
 	// bounding and inheritable sets do not affect setns, which needs only
 	// CAP_SYS_ADMIN in the effective set.
 	if e.proc.Capabilities != nil {
 		if err := dropBounding(e.caps); err != nil {
-			return execResult{err: err}
-		}
-		if err := setInheritable(e.caps); err != nil {
 			return execResult{err: err}
 		}
 	}
@@ -162,64 +166,73 @@ func (e *execer) fork() execResult {
 		return execResult{err: err}
 	}
 	// From here on this thread's root and cwd are the container's.
+	path, err := lookPath(e.proc.Args[0], e.proc.Env)
+	if err != nil {
+		return execResult{err: err}
+	}
+	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
+	// process's own sets usually lack: load it while the thread has it.
+	if !e.proc.NoNewPrivileges {
+		if err := installSeccomp(e.filter); err != nil {
+			return execResult{err: err}
+		}
+	}
+	if err := setThreadUser(e.proc.User); err != nil {
+		return execResult{err: err}
+	}
+	if e.proc.Capabilities != nil {
+		if err := applyCaps(e.caps); err != nil {
+			return execResult{err: err}
+		}
+	}
+	// The child inherits this thread's cwd. Changing it here rather than in
+	// the child means a cwd through /proc/self/fd cannot reach the caller's
+	// descriptors: this process is not in the container's pid namespace.
 	cwd := e.proc.Cwd
 	if cwd == "" {
 		cwd = "/"
 	}
-	if st, err := os.Stat(cwd); err != nil || !st.IsDir() {
-		return execResult{err: fmt.Errorf("cwd %s: not a directory in the container", cwd)}
-	}
-	path, err := lookPath(e.proc.Args[0], e.proc.Env)
-	if err != nil {
+	if err := chdirInside(cwd); err != nil {
 		return execResult{err: err}
 	}
 	if e.proc.NoNewPrivileges {
 		if err := setNoNewPrivs(); err != nil {
 			return execResult{err: err}
 		}
-	}
-	if err := installSeccomp(e.filter); err != nil {
-		return execResult{err: err}
+		if err := installSeccomp(e.filter); err != nil {
+			return execResult{err: err}
+		}
 	}
 	if e.cgDir != nil {
-		cmd := e.command(path, cwd)
+		cmd := e.command(path)
 		cmd.SysProcAttr.UseCgroupFD = true
 		cmd.SysProcAttr.CgroupFD = int(e.cgDir.Fd())
 		err := cmd.Start()
 		if err == nil {
 			return execResult{cmd: cmd, inCgroup: true}
 		}
-		// Docker's seccomp profile answers clone3 with ENOSYS: fall back
-		// to clone and join the cgroup right after.
-		if !errors.Is(err, unix.ENOSYS) {
+		// Docker's seccomp profile answers clone3 with ENOSYS, and a
+		// non-root user may not move into the cgroup: fork, then the
+		// caller moves the child.
+		if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) {
 			return execResult{err: execError(path, err)}
 		}
 	}
-	cmd := e.command(path, cwd)
+	cmd := e.command(path)
 	if err := cmd.Start(); err != nil {
 		return execResult{err: execError(path, err)}
 	}
 	return execResult{cmd: cmd}
 }
 
-// command builds the os/exec command for the container process.
-func (e *execer) command(path, cwd string) *exec.Cmd {
-	u := e.proc.User
-	groups := make([]uint32, len(u.AdditionalGids))
-	copy(groups, u.AdditionalGids)
+// command builds the os/exec command for the container process. User,
+// capabilities and cwd come from the forking thread.
+func (e *execer) command(path string) *exec.Cmd {
 	cmd := &exec.Cmd{
-		Path: path,
-		Args: e.proc.Args,
-		Env:  append([]string{}, e.proc.Env...),
-		Dir:  cwd,
-		SysProcAttr: &syscall.SysProcAttr{
-			Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: groups},
-		},
-	}
-	if u.UID != 0 {
-		for _, c := range e.caps.ambient {
-			cmd.SysProcAttr.AmbientCaps = append(cmd.SysProcAttr.AmbientCaps, uintptr(c))
-		}
+		Path:        path,
+		Args:        e.proc.Args,
+		Env:         append([]string{}, e.proc.Env...),
+		SysProcAttr: &syscall.SysProcAttr{},
 	}
 	setStdio(cmd, e.stdio)
 	return cmd

@@ -130,6 +130,13 @@ func finishProcess(proc *specs.Process, filter []bpf.RawInstruction) error {
 			return err
 		}
 	}
+	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
+	// process's own sets usually lack: load it while the init still has it.
+	if !proc.NoNewPrivileges {
+		if err := installSeccomp(filter); err != nil {
+			return err
+		}
+	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("keep capabilities: %w", err)
 	}
@@ -159,9 +166,9 @@ func finishProcess(proc *specs.Process, filter []bpf.RawInstruction) error {
 		if err := setNoNewPrivs(); err != nil {
 			return err
 		}
-	}
-	if err := installSeccomp(filter); err != nil {
-		return err
+		if err := installSeccomp(filter); err != nil {
+			return err
+		}
 	}
 	return execError(path, unix.Exec(path, proc.Args, proc.Env))
 }

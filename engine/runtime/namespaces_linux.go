@@ -5,6 +5,7 @@ package runtime
 import (
 	"fmt"
 	"os"
+	goruntime "runtime"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -128,4 +129,29 @@ func joinNamespaces(files []nsFile) error {
 		}
 	}
 	return nil
+}
+
+// onThrowawayThread runs f on a locked OS thread that is not the process's
+// main thread, and lets that thread die afterwards instead of returning it
+// to the scheduler: f may change per-thread state (namespaces, credentials,
+// seccomp) that no other goroutine may inherit. The main thread is avoided
+// because Go cannot end it (it would be parked forever, yet /proc/self
+// describes it, so the whole process would seem to live in the container).
+func onThrowawayThread(f func()) {
+	done := make(chan struct{})
+	go func() {
+		goruntime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			// Hold the main thread so the nested goroutine cannot run on
+			// it, then hand it back untouched.
+			defer goruntime.UnlockOSThread()
+			onThrowawayThread(f)
+			close(done)
+			return
+		}
+		f()
+		close(done)
+		// Returning while locked ends the thread.
+	}()
+	<-done
 }

@@ -128,8 +128,9 @@ echo done`)
 		t.Fatal(err)
 	}
 	// Inits of other containers sharing the attacker's pid namespace.
-	for i := 0; i < 15; i++ {
-		s := testSpec(t, busyboxRootfs(t), "/bin/true")
+	neighbourRoot := busyboxRootfs(t)
+	for i := 0; i < 8; i++ {
+		s := testSpec(t, neighbourRoot, "/bin/true")
 		for j, ns := range s.Linux.Namespaces {
 			if ns.Type == specs.PIDNamespace {
 				s.Linux.Namespaces[j].Path = fmt.Sprintf("/proc/%d/ns/pid", attacker.Pid)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	goruntime "runtime"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -170,16 +169,12 @@ func startInNamespaces(cmd *exec.Cmd, join []specs.LinuxNamespace) error {
 		return err
 	}
 	defer closeNamespaces(files)
-	done := make(chan error, 1)
-	go func() {
-		goruntime.LockOSThread()
-		if err := joinNamespaces(files); err != nil {
-			done <- err
-			return
+	onThrowawayThread(func() {
+		if err = joinNamespaces(files); err == nil {
+			err = cmd.Start()
 		}
-		done <- cmd.Start()
-	}()
-	return <-done
+	})
+	return err
 }
 
 // killPid sends SIGKILL to pid.

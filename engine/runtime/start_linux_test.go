@@ -3,7 +3,16 @@
 package runtime
 
 import (
+	"context"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/creack/pty"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 func TestStartEcho(t *testing.T) {
@@ -14,5 +23,105 @@ func TestStartEcho(t *testing.T) {
 	}
 	if out != "hello\n1\nbox\n" {
 		t.Fatalf("output %q, want hello, pid 1, hostname box", out)
+	}
+}
+
+func TestStartUserGroupsCwdEnvRlimits(t *testing.T) {
+	needRoot(t)
+	spec := testSpec(t, busyboxRootfs(t), "sh", "-c", "id; pwd; echo $FOO; ulimit -n; grep CapEff /proc/self/status")
+	spec.Process.User = specs.User{UID: 65534, GID: 65534, AdditionalGids: []uint32{29, 44}}
+	spec.Process.Cwd = "/work/dir"
+	spec.Process.Env = append(spec.Process.Env, "FOO=bar")
+	spec.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 321, Hard: 654}}
+	out, st := run(t, newConfig(t, spec))
+	if st.Code != 0 {
+		t.Fatalf("exit %d: %s", st.Code, out)
+	}
+	for _, want := range []string{
+		"uid=65534(nobody) gid=65534(nogroup) groups=29(audio),44(video)\n",
+		"/work/dir\n", "bar\n", "321\n", "CapEff:\t0000000000000000\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestExitCodeAndSignal(t *testing.T) {
+	needRoot(t)
+	if _, st := sh(t, "exit 42"); st.Code != 42 || st.Signal != 0 {
+		t.Errorf("exit %+v, want code 42", st)
+	}
+	spec := testSpec(t, busyboxRootfs(t), "sleep", "30")
+	p, err := Start(context.Background(), newConfig(t, spec), Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(p.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := p.Wait(); err != nil || st.Code != 137 || st.Signal != syscall.SIGKILL {
+		t.Errorf("killed container: %+v %v, want 137 and SIGKILL", st, err)
+	}
+}
+
+func TestReadonlyRootSysctlAndHostNetwork(t *testing.T) {
+	needRoot(t)
+	spec := testSpec(t, busyboxRootfs(t), "sh", "-c", `
+touch /x 2>/dev/null && echo root=rw || echo root=ro
+touch /tmp/y && echo tmp=rw
+cat /proc/sys/kernel/shmmni
+readlink /proc/self/ns/net`)
+	spec.Root.Readonly = true
+	spec.Mounts = append(spec.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=1m", "mode=1777"}})
+	spec.Linux.Sysctl = map[string]string{"kernel.shmmni": "1234"}
+	// --network host: no network namespace entry.
+	spec.Linux.Namespaces = slices.DeleteFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
+		return ns.Type == specs.NetworkNamespace
+	})
+	out, st := run(t, newConfig(t, spec))
+	if st.Code != 0 {
+		t.Fatalf("exit %d: %s", st.Code, out)
+	}
+	hostNet, _ := os.Readlink("/proc/self/ns/net")
+	for _, want := range []string{"root=ro\n", "tmp=rw\n", "1234\n", hostNet + "\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	bad := testSpec(t, busyboxRootfs(t), "true")
+	bad.Linux.Sysctl = map[string]string{"vm.swappiness": "1"}
+	if _, err := Start(context.Background(), newConfig(t, bad), Stdio{}); err == nil || !strings.Contains(err.Error(), "not namespaced") {
+		t.Errorf("a host sysctl was not refused clearly: %v", err)
+	}
+}
+
+func TestConsole(t *testing.T) {
+	needRoot(t)
+	ptm, pts, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	defer ptm.Close()
+	spec := testSpec(t, busyboxRootfs(t), "sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo is-a-tty; ps -o pid,tty | head -3")
+	cfg := newConfig(t, spec)
+	p, err := Start(context.Background(), cfg, Stdio{Console: pts})
+	pts.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = io.Copy(&buf, ptm)
+	}()
+	if st, err := p.Wait(); err != nil || st.Code != 0 {
+		t.Fatalf("exit %+v %v", st, err)
+	}
+	<-done
+	if !strings.Contains(buf.String(), "is-a-tty") {
+		t.Errorf("console output %q", buf.String())
 	}
 }
