@@ -51,11 +51,11 @@ func (c *cgroupV2) mkdirs() (created []string, err error) {
 	for _, elem := range strings.Split(strings.Trim(c.path, "/"), "/") {
 		if len(enable) > 0 {
 			ctl := filepath.Join(current, "cgroup.subtree_control")
-			if err := os.WriteFile(ctl, []byte(strings.Join(enable, " ")), 0); err != nil {
+			if err := writeExisting(ctl, strings.Join(enable, " ")); err != nil {
 				// Enable one by one so that one unavailable controller
 				// does not block the others; Set reports what is missing.
 				for _, e := range enable {
-					_ = os.WriteFile(ctl, []byte(e), 0)
+					_ = writeExisting(ctl, e)
 				}
 			}
 		}
@@ -75,6 +75,10 @@ func (c *cgroupV2) create(res *specs.LinuxResources, devices []specs.LinuxDevice
 	created, err := c.mkdirs()
 	if err == nil {
 		r := toResources(res)
+		// v2 weighs CPU with cpu.weight; convert the v1-style shares.
+		if r.CpuShares != 0 && r.CpuWeight == 0 {
+			r.CpuWeight = cgroups.ConvertCPUSharesToCgroupV2Value(r.CpuShares)
+		}
 		var m *fs2.Manager
 		if m, err = c.manager(r); err == nil {
 			if err = m.Set(r); err != nil {
@@ -166,4 +170,18 @@ func (c *cgroupV2) openDir() (*os.File, error) {
 		return nil, fmt.Errorf("open cgroup %s: %w", c.path, err)
 	}
 	return f, nil
+}
+
+// writeExisting writes data to an existing file (cgroup files are never
+// created).
+func writeExisting(path, data string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
