@@ -12,6 +12,8 @@ import (
 var (
 	// ErrNotRunning means the container has exited (or its supervisor is gone).
 	ErrNotRunning = errors.New("container is not running")
+	// ErrAlreadyRunning means Start found a live supervisor in the state dir.
+	ErrAlreadyRunning = errors.New("a supervisor already runs for this container")
 	// ErrNoTty means a resize was asked of a container without a pty.
 	ErrNoTty = errors.New("container has no tty")
 	// ErrProtocol means the supervisor answered something unexpected.

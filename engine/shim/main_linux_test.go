@@ -160,6 +160,13 @@ func (c *container) start() (*Client, error) {
 	if err == nil {
 		c.t.Cleanup(func() { c.stop(cl) })
 	}
+	c.t.Cleanup(func() {
+		if c.t.Failed() {
+			diag, _ := os.ReadFile(filepath.Join(c.opts.StateDir, logName))
+			clog, _ := os.ReadFile(c.opts.LogPath)
+			c.t.Logf("supervisor log:\n%s\ncontainer log:\n%s", diag, clog)
+		}
+	})
 	return cl, err
 }
 

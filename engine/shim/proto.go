@@ -124,17 +124,29 @@ func parseResize(p []byte) (WindowSize, bool) {
 	return WindowSize{Width: binary.BigEndian.Uint16(p[:2]), Height: binary.BigEndian.Uint16(p[2:])}, true
 }
 
-// readLine reads one JSON line into v.
+// maxLine bounds a request or response line (an exec's process spec with its
+// environment is the largest).
+const maxLine = 1 << 20
+
+// readLine reads one JSON line into v; the line may exceed r's buffer.
 func readLine(r *bufio.Reader, v any) error {
 	line, err := r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
-		return fmt.Errorf("line longer than %d bytes: %w", r.Size(), ErrProtocol)
+		long := append([]byte(nil), line...)
+		for err == bufio.ErrBufferFull && len(long) <= maxLine {
+			line, err = r.ReadSlice('\n')
+			long = append(long, line...)
+		}
+		if len(long) > maxLine {
+			return fmt.Errorf("line longer than %d bytes: %w", maxLine, ErrProtocol)
+		}
+		line = long
 	}
 	if err != nil {
 		return unexpectedEOF(err)
 	}
 	if err := json.Unmarshal(line, v); err != nil {
-		return fmt.Errorf("decode %q: %v: %w", line, err, ErrProtocol)
+		return fmt.Errorf("decode %.100q: %v: %w", line, err, ErrProtocol)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"kedge/engine/runtime"
 )
 
@@ -40,6 +42,19 @@ func FuzzProtocol(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestLongRequestLine(t *testing.T) {
+	var b bytes.Buffer
+	env := make([]string, 2000)
+	for i := range env {
+		env[i] = "VARIABLE_WITH_A_LONG_NAME=and a long value as well"
+	}
+	writeLine(&b, request{Op: opExec, Process: &specs.Process{Args: []string{"env"}, Env: env}})
+	var req request
+	if err := readLine(bufio.NewReaderSize(&b, 4096), &req); err != nil || len(req.Process.Env) != 2000 {
+		t.Fatalf("long line: %v", err)
+	}
 }
 
 func TestFrameRoundTrip(t *testing.T) {

@@ -14,9 +14,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// requestBuffer bounds a request line (an exec's process spec with its
-// environment is the largest).
-const requestBuffer = 64 * 1024
+// connBuffer is the read buffer of a connection: small, as wait and attach
+// connections live as long as the container.
+const connBuffer = 4 * 1024
 
 // acceptLoop serves connections until the listener is closed.
 func (s *supervisor) acceptLoop() {
@@ -45,7 +45,7 @@ func (s *supervisor) serve(c net.Conn) {
 		s.mu.Unlock()
 		s.serving.Done()
 	}()
-	br := bufio.NewReaderSize(c, requestBuffer)
+	br := bufio.NewReaderSize(c, connBuffer)
 	var req request
 	if err := readLine(br, &req); err != nil {
 		s.log.Debug("bad request", "err", err)

@@ -207,7 +207,11 @@ func TestAttachStdin(t *testing.T) {
 		go func() { done <- cl.Attach(ctx, AttachOptions{Stdin: pr2, Stdout: &out2}) }()
 		pw2.Write([]byte("again\n"))
 		readUntil(t, &out2, "again\n")
-		readUntil(t, &watch, "again\n")
+		// The watcher sees output from the moment it is attached.
+		waitFor(t, "watcher output", func() bool {
+			pw2.Write([]byte("ping\n"))
+			return strings.Contains(watch.String(), "ping\n")
+		})
 		cl.Signal(ctx, syscall.SIGKILL)
 		for _, ch := range []chan error{done, watchDone} {
 			if err := <-ch; err != nil {
@@ -279,11 +283,17 @@ func logText(c *container) string {
 	return sb.String()
 }
 
-func TestResizeWithoutTty(t *testing.T) {
+func TestResizeWithoutTtyAndDoubleStart(t *testing.T) {
 	c := newContainer(t, fakeBackend, []string{"/bin/sleep", "100"}, nil)
 	cl := c.mustStart()
 	if err := cl.Resize(testCtx(t), 80, 25); !errors.Is(err, ErrNoTty) {
 		t.Fatalf("resize: %v, want ErrNoTty", err)
+	}
+	if _, err := c.start(); !errors.Is(err, ErrAlreadyRunning) {
+		t.Fatalf("second start: %v, want ErrAlreadyRunning", err)
+	}
+	if cl2, err := Dial(testCtx(t), c.opts.StateDir); err != nil || cl2.Pid() != cl.Pid() {
+		t.Fatalf("the first supervisor lost its socket: %v", err)
 	}
 }
 

@@ -45,6 +45,10 @@ func launch(ctx context.Context, opts Options, command string) (*Client, error) 
 			return nil, fmt.Errorf("start supervisor: %w", err)
 		}
 	}
+	if c, err := Dial(ctx, opts.StateDir); err == nil {
+		return nil, fmt.Errorf("start container %s: a supervisor (container pid %d) already serves %s: %w",
+			opts.ID, c.Pid(), opts.StateDir, ErrAlreadyRunning)
+	}
 	arg, err := json.Marshal(opts)
 	if err != nil {
 		return nil, err
