@@ -98,8 +98,9 @@ func Start(ctx context.Context, cfg *Config, stdio Stdio) (_ *Process, retErr er
 		cmd.SysProcAttr.CgroupFD = int(dir.Fd())
 	}
 
-	if len(plan.join) > 0 {
-		err = startInNamespaces(cmd, plan.join)
+	v1, _ := cg.(*cgroupV1)
+	if len(plan.join) > 0 || v1 != nil {
+		err = startOnThread(cmd, plan.join, v1)
 	} else {
 		err = cmd.Start()
 	}
@@ -115,15 +116,11 @@ func Start(ctx context.Context, cfg *Config, stdio Stdio) (_ *Process, retErr er
 		return nil, fmt.Errorf("start container %s: %w", cfg.ID, err)
 	}
 
-	if v1, ok := cg.(*cgroupV1); ok {
-		if err := v1.addProc(proc.Pid); err != nil {
-			return fail(err)
-		}
-	}
 	stop := context.AfterFunc(ctx, func() { _ = proc.Kill() })
 	_, werr := configW.Write(payload)
 	configW.Close()
 	ierr := readInitError(errR)
+
 	if !stop() {
 		return fail(ctx.Err())
 	}
@@ -159,17 +156,32 @@ func setStdio(cmd *exec.Cmd, stdio Stdio) {
 	}
 }
 
-// startInNamespaces starts cmd from a locked thread that first joins the
-// given namespaces, so the child is created inside them (a pid namespace
-// only applies to children). The thread is never handed back to the Go
-// scheduler: its goroutine exits locked, which ends the thread.
-func startInNamespaces(cmd *exec.Cmd, join []specs.LinuxNamespace) error {
+// startOnThread starts cmd from a throwaway thread that first joins the
+// given namespaces (a pid namespace only applies to children) and, on
+// cgroup v1, the container's cgroups (v1 places threads individually), so
+// that the child is born inside them. The thread returns to its own cgroups
+// before it dies.
+func startOnThread(cmd *exec.Cmd, join []specs.LinuxNamespace, v1 *cgroupV1) error {
 	files, err := openNamespaces(join)
 	if err != nil {
 		return err
 	}
 	defer closeNamespaces(files)
 	onThrowawayThread(func() {
+		var back []*os.File
+		if v1 != nil {
+			if back, err = v1.openThreadReturn(); err != nil {
+				return
+			}
+			defer func() {
+				if rerr := returnThread(unix.Gettid(), back); rerr != nil && err == nil {
+					err = rerr
+				}
+			}()
+			if err = v1.addThread(unix.Gettid()); err != nil {
+				return
+			}
+		}
 		if err = joinNamespaces(files); err == nil {
 			err = cmd.Start()
 		}
