@@ -97,7 +97,7 @@ func TestErrorKindsSurviveTheWire(t *testing.T) {
 }
 
 func TestFanoutDropsLaggards(t *testing.T) {
-	f := newFanout()
+	f := newFanout(false)
 	slow, fast := f.subscribe(), f.subscribe()
 	for i := range subscriberQueue + 1 {
 		f.publish(frameStdout, []byte{byte(i)})
@@ -116,5 +116,22 @@ func TestFanoutDropsLaggards(t *testing.T) {
 	late := f.subscribe()
 	if _, ok := <-late.ch; ok {
 		t.Fatal("subscriber after the end got an open queue")
+	}
+}
+
+func TestFanoutHoldsForFirstSubscriber(t *testing.T) {
+	f := newFanout(true)
+	f.publish(frameStdout, []byte("early"))
+	f.publish(frameStderr, []byte("warn"))
+	f.end()
+	if f.unclaimed() == nil {
+		t.Fatal("held output not reported unclaimed")
+	}
+	first := f.subscribe()
+	if len(first.pre) != 2 || string(first.pre[0].data) != "early" || first.pre[1].typ != frameStderr {
+		t.Fatalf("first subscriber got %+v", first.pre)
+	}
+	if f.unclaimed() != nil || f.subscribe().pre != nil {
+		t.Fatal("held output given twice")
 	}
 }

@@ -153,6 +153,12 @@ func (s *supervisor) attach(c net.Conn, br *bufio.Reader, req request) {
 			}
 		}
 	}()
+	for _, ch := range sub.pre {
+		if fw.write(ch.typ, ch.data) != nil {
+			return
+		}
+	}
+	sub.pre = nil
 	for ch := range sub.ch {
 		if fw.write(ch.typ, ch.data) != nil {
 			return

@@ -85,6 +85,12 @@ type Options struct {
 	// that sent stdin closes it (Docker's StdinOnce, set by "run -i" in the
 	// foreground). Without it stdin stays open across attaches.
 	StdinOnce bool
+	// HoldOutput keeps the container's output from its start until the
+	// first Attach, which receives it before the live output (up to 1 MiB;
+	// the log has all of it). It gives "run" in the foreground (create,
+	// attach, start) all the output of a quick command. Such a supervisor
+	// also waits up to 10 seconds after the container exited for that attach.
+	HoldOutput bool
 	// Binary is the kedge executable; empty means /proc/self/exe.
 	Binary string
 }
@@ -128,7 +134,8 @@ type ExecOptions struct {
 }
 
 // AttachOptions are the streams of an attach to the container's main process.
-// Output written before the attach is not replayed (read the log for it).
+// Output written before the attach is not replayed (read the log for it),
+// except for the first attach with Options.HoldOutput.
 type AttachOptions struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer

@@ -451,3 +451,22 @@ func statusKB(t *testing.T, pid int, field string) int {
 	t.Fatalf("no %s in %s", field, data)
 	return 0
 }
+
+func TestHoldOutputForFirstAttach(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		c := newContainer(t, b, []string{"/bin/sh", "-c", "echo early; echo warn >&2"}, func(o *Options) { o.HoldOutput = true })
+		cl := c.mustStart()
+		ctx := testCtx(t)
+		// The container has exited before anyone attached.
+		if e, err := cl.Wait(ctx); err != nil || e.Code != 0 {
+			t.Fatalf("exit %+v %v", e, err)
+		}
+		var out, errOut syncBuffer
+		if err := cl.Attach(ctx, AttachOptions{Stdout: &out, Stderr: &errOut}); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != "early\n" || errOut.String() != "warn\n" {
+			t.Fatalf("stdout %q stderr %q", out.String(), errOut.String())
+		}
+	})
+}

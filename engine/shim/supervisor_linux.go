@@ -33,6 +33,9 @@ import (
 const (
 	drainTimeout    = 2 * time.Second
 	sessionsTimeout = 5 * time.Second
+	// holdLinger is how long a supervisor with HoldOutput waits, after the
+	// container exited, for the attach that takes the held output.
+	holdLinger = 10 * time.Second
 )
 
 // Main is the entry point of "kedge __shim"; it returns the process's exit code.
@@ -68,7 +71,7 @@ func run(args []string, rt containerRuntime) int {
 		opts:   opts,
 		rt:     rt,
 		log:    slog.New(slog.NewTextHandler(logf, nil)).With("container", opts.ID),
-		out:    newFanout(),
+		out:    newFanout(opts.HoldOutput),
 		exited: make(chan struct{}),
 		conns:  make(map[net.Conn]struct{}),
 	}
@@ -319,6 +322,15 @@ func (s *supervisor) supervise() {
 	close(s.exited)
 	s.mu.Unlock()
 
+	if unclaimed := s.out.unclaimed(); unclaimed != nil {
+		t := time.NewTimer(holdLinger)
+		select {
+		case <-unclaimed:
+		case <-t.C:
+			s.log.Warn("nobody attached to take the held output")
+		}
+		t.Stop()
+	}
 	// Answer the clients (waits, attaches' exit frames), then stop.
 	s.ln.Close()
 	if !waitTimeout(&s.serving, sessionsTimeout) {
