@@ -282,7 +282,7 @@ func (u *unpacker) regular(pfd int, base string, hdr *tar.Header, mode uint32, b
 	}
 	f := os.NewFile(uintptr(fd), base)
 	defer f.Close()
-	n, err := io.Copy(f, io.LimitReader(body, hdr.Size))
+	n, err := copySparse(f, io.LimitReader(body, hdr.Size))
 	u.budget -= n
 	if err != nil {
 		return fmt.Errorf("write: %w", err)
@@ -479,4 +479,51 @@ func (u *unpacker) applyDirTimes() {
 		_ = utimesAt(int(p.Fd()), base, dt.atime, dt.mtime)
 		_ = p.Close()
 	}
+}
+
+// copySparse copies r to f, leaving holes where whole blocks are zero (so a
+// sparse or zero-filled file takes no disk space), and returns the length.
+func copySparse(f *os.File, r io.Reader) (int64, error) {
+	buf := make([]byte, 32<<10)
+	var n int64
+	holeAtEnd := false
+	for {
+		m, err := io.ReadFull(r, buf)
+		if m > 0 {
+			chunk := buf[:m]
+			if allZero(chunk) {
+				if _, serr := f.Seek(int64(m), io.SeekCurrent); serr != nil {
+					return n, serr
+				}
+				holeAtEnd = true
+			} else {
+				if _, werr := f.Write(chunk); werr != nil {
+					return n, werr
+				}
+				holeAtEnd = false
+			}
+			n += int64(m)
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	if holeAtEnd {
+		if err := f.Truncate(n); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
