@@ -213,6 +213,11 @@ func (s *supervisor) start() (err error) {
 		return fmt.Errorf("make runtime dir: %w", err)
 	}
 	s.cfg = &runtime.Config{ID: s.opts.ID, Spec: s.spec, StateDir: rdir, Binary: s.opts.Binary}
+	// OOM kills so far: a stale cgroup's, or none (no cgroup yet). Read
+	// before the start, as a quick container may be killed before it returns.
+	if cg := s.cgroupsPath(); cg != "" {
+		s.oomBefore, _ = s.rt.OOMKills(cg)
+	}
 	s.startedAt = time.Now().UTC()
 	proc, err := s.rt.Start(context.Background(), s.cfg, child)
 	if err != nil {
@@ -222,9 +227,6 @@ func (s *supervisor) start() (err error) {
 		return err
 	}
 	s.proc, s.pid = proc, proc.PID()
-	if cg := s.cgroupsPath(); cg != "" {
-		s.oomBefore, _ = s.rt.OOMKills(cg)
-	}
 	os.WriteFile(filepath.Join(s.opts.StateDir, pidName), []byte(strconv.Itoa(os.Getpid())), 0o600)
 	names := []string{logs.Stdout, logs.Stderr}
 	types := []byte{frameStdout, frameStderr}
