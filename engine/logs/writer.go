@@ -118,8 +118,15 @@ func (w *Writer) Write(stream string, p []byte) error {
 		break
 	}
 	w.keepPending(stream, buf)
-	if ferr := w.bw.Flush(); err == nil && ferr != nil {
-		err = fmt.Errorf("write log %s: %w", w.path, ferr)
+	if ferr := w.bw.Flush(); ferr != nil {
+		// bufio's errors are sticky: drop what failed (disk full) so that
+		// later output is tried again.
+		if w.f != nil {
+			w.bw.Reset(w.f)
+		}
+		if err == nil {
+			err = fmt.Errorf("write log %s: %w", w.path, ferr)
+		}
 	}
 	return err
 }
@@ -188,7 +195,9 @@ func (w *Writer) Close() error {
 	for stream := range w.pending {
 		errs = append(errs, w.endStreamLocked(stream))
 	}
-	errs = append(errs, w.bw.Flush(), w.f.Close())
+	if w.f != nil {
+		errs = append(errs, w.bw.Flush(), w.f.Close())
+	}
 	w.closed = true
 	return errors.Join(errs...)
 }
@@ -205,6 +214,11 @@ func (w *Writer) emit(stream string, text []byte, now time.Time) error {
 	e = now.AppendFormat(e, time.RFC3339Nano)
 	e = append(e, "\"}\n"...)
 	w.scratch = e
+	if w.f == nil { // a failed rotation: try again to open the live file
+		if err := w.open(false); err != nil {
+			return err
+		}
+	}
 	if w.maxSize > 0 && w.size > 0 && w.size+int64(len(e)) > w.maxSize {
 		if err := w.rotate(); err != nil {
 			return err
@@ -223,7 +237,9 @@ func (w *Writer) rotate() error {
 	if err := w.bw.Flush(); err != nil {
 		return fmt.Errorf("write log %s: %w", w.path, err)
 	}
-	if err := w.f.Close(); err != nil {
+	err := w.f.Close()
+	w.f = nil
+	if err != nil {
 		return fmt.Errorf("close log %s: %w", w.path, err)
 	}
 	if w.maxFiles > 1 {
