@@ -249,13 +249,18 @@ func (s *supervisor) cgroupsPath() string {
 func (s *supervisor) copyOutput(r *os.File, stream string, typ byte) {
 	defer s.copiers.Done()
 	buf := make([]byte, 32*1024)
+	failing := false // report a failing log once, not per write
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
 			if s.logw != nil {
-				if werr := s.logw.Write(stream, buf[:n]); werr != nil {
-					s.log.Warn("write log", "err", werr)
+				werr := s.logw.Write(stream, buf[:n])
+				if werr != nil && !failing {
+					s.log.Warn("write log; output is lost until it works again", "stream", stream, "err", werr)
+				} else if werr == nil && failing {
+					s.log.Info("writing the log works again", "stream", stream)
 				}
+				failing = werr != nil
 			}
 			s.out.publish(typ, buf[:n])
 		}
