@@ -107,7 +107,11 @@ func runInit() error {
 	if err := closeLeakedFds(); err != nil {
 		return err
 	}
-	return finishProcess(proc, cfg.Filter)
+	filter, err := decodeFilter(cfg.Filter)
+	if err != nil {
+		return err
+	}
+	return finishProcess(proc, filter)
 }
 
 // finishProcess switches to the process's user, capabilities, cwd,
