@@ -79,8 +79,8 @@ func Start(ctx context.Context, cfg *Config, stdio Stdio) (_ *Process, retErr er
 		binary = "/proc/self/exe"
 	}
 	cmd := &exec.Cmd{
-		Path:        binary,
-		Args:        []string{"kedge", InitCommand},
+		Path: binary,
+		Args: []string{"kedge", InitCommand},
 		// The init needs no environment (the process gets Spec's); a
 		// single P and no GC make the short-lived Go runtime start and
 		// exec (which must reap every other thread) faster.
