@@ -101,6 +101,11 @@ func runInit() error {
 	if err := setRlimits(0, proc.Rlimits); err != nil {
 		return err
 	}
+	if proc.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*proc.OOMScoreAdj)), 0); err != nil {
+			return fmt.Errorf("set oom_score_adj: %w", err)
+		}
+	}
 	// Nothing of the host may stay reachable through a descriptor: close the
 	// ones that name files or directories (the Go runtime's own epoll and
 	// pipes stay, and are close-on-exec).

@@ -16,9 +16,37 @@
 //     names the cgroup that Start creates, configures from Spec.Linux.Resources
 //     and puts the init in before the user's process runs. Both cgroup v1 and v2.
 //   - Spec.Process.Capabilities, NoNewPrivileges, Rlimits, User, Cwd, Env, Args,
-//     Spec.Linux.Seccomp (compiled by security/profile), MaskedPaths,
-//     ReadonlyPaths, Sysctl, Devices, Mounts and Hostname are applied as runc
-//     applies them.
+//     OOMScoreAdj, Spec.Linux.Seccomp (compiled by security/profile),
+//     MaskedPaths, ReadonlyPaths, Sysctl, Devices, Mounts and Hostname are
+//     applied as runc applies them. A new mount namespace is required; user
+//     and time namespaces are not supported; a namespace with a Path is joined.
+//
+// How Start runs (start_linux.go, init_linux.go):
+//
+//	parent: validate, compile seccomp, create+configure cgroup
+//	        fork "kedge __init" with clone flags (from a throwaway thread that
+//	        joined Path namespaces and, on v1, the cgroup; CLONE_INTO_CGROUP on v2)
+//	        -> config pipe (fd 3): spec + packed BPF program
+//	init:   non-dumpable, lock thread, read config, unshare cgroupns,
+//	        rprivate /, bind rootfs, Spec.Mounts (targets resolved in the rootfs
+//	        with filepath-securejoin, mounted through /proc/self/fd/N), /dev nodes,
+//	        pivot_root(".", ".") + detach, sysctl, masked and read-only paths,
+//	        ro root, hostname, rlimits, close host path fds, bounding caps,
+//	        user, caps, cwd, no_new_privs, seccomp, execve
+//	        -> status pipe (fd 4, close-on-exec): EOF on success, else the error
+//
+// Exec (exec_linux.go) forks from a throwaway locked thread of the calling
+// process that joined the container's cgroup (v1 per thread; v2 through
+// CLONE_INTO_CGROUP when allowed, else right after the fork) and namespaces
+// (mnt after unshare(CLONE_FS)), and took on the process's bounding set, user,
+// capabilities, cwd, no_new_privs and seccomp filter; the child inherits them
+// all, so nothing but the command is needed in the container. That thread never
+// returns to the Go scheduler, and it is never the main thread.
+//
+// Known limits: on cgroup v2 device access is not restricted (it needs an
+// eBPF program; v1 uses the devices controller); an Exec'd process gets its
+// rlimits (and on v2 without CLONE_INTO_CGROUP its cgroup) right after the
+// fork, so a few instructions of it run under the caller's.
 package runtime
 
 import (

@@ -29,6 +29,9 @@ func Start(ctx context.Context, cfg *Config, stdio Stdio) (_ *Process, retErr er
 	if cfg == nil {
 		return nil, errors.New("start container: no config")
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("start container %s: %w", cfg.ID, err)
+	}
 	spec := cfg.Spec
 	if err := validateSpec(spec); err != nil {
 		return nil, fmt.Errorf("start container %s: %w", cfg.ID, err)

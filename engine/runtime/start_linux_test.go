@@ -4,8 +4,10 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -123,5 +125,71 @@ func TestConsole(t *testing.T) {
 	<-done
 	if !strings.Contains(buf.String(), "is-a-tty") {
 		t.Errorf("console output %q", buf.String())
+	}
+}
+
+func TestStartCancelledLeavesNothing(t *testing.T) {
+	needRoot(t)
+	spec := testSpec(t, busyboxRootfs(t), "true")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	kidsBefore := len(childPids(t))
+	if _, err := Start(ctx, newConfig(t, spec), Stdio{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("start with a cancelled context: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(defaultCgroupRoot, "memory", spec.Linux.CgroupsPath)); err == nil {
+		t.Error("cgroup left behind")
+	}
+	if kids := childPids(t); len(kids) > kidsBefore {
+		t.Errorf("child processes left: %v", kids)
+	}
+}
+
+func TestOOMScoreAdjAndExecConsole(t *testing.T) {
+	needRoot(t)
+	spec := testSpec(t, busyboxRootfs(t), "sh", "-c", "cat /proc/self/oom_score_adj; echo > /tmp/ready; while [ ! -e /tmp/stop ]; do usleep 10000; done")
+	adj := 500
+	spec.Process.OOMScoreAdj = &adj
+	cfg := newConfig(t, spec)
+	out := outFile(t)
+	p, err := Start(context.Background(), cfg, Stdio{Stdout: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = os.WriteFile(filepath.Join(spec.Root.Path, "tmp/stop"), nil, 0o644)
+		_, _ = p.Wait()
+		if got := readOut(t, out); got != "500\n" {
+			t.Errorf("oom_score_adj %q, want 500", got)
+		}
+	}()
+	waitFor(t, "the container to start", func() bool {
+		_, err := os.Stat(filepath.Join(spec.Root.Path, "tmp/ready"))
+		return err == nil
+	})
+	ptm, pts, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	defer ptm.Close()
+	proc := *spec.Process
+	proc.Args = []string{"sh", "-c", "[ -t 0 ] && echo exec-tty"}
+	e, err := Exec(context.Background(), cfg, p.Pid, &proc, Stdio{Console: pts})
+	pts.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = io.Copy(&buf, ptm)
+	}()
+	if st, err := e.Wait(); err != nil || st.Code != 0 {
+		t.Fatalf("exec exit %+v %v", st, err)
+	}
+	<-done
+	if !strings.Contains(buf.String(), "exec-tty") {
+		t.Errorf("exec console output %q", buf.String())
 	}
 }
