@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -99,6 +100,9 @@ func requireRoot(t testing.TB) {
 func newStore(t testing.TB, opts Options) *Store {
 	t.Helper()
 	requireRoot(t)
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	}
 	s, err := Open(t.TempDir(), opts)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
@@ -177,3 +181,11 @@ func layerCount(t testing.TB, s *Store) int {
 }
 
 func sha256Digest(b []byte) string { return digest.FromBytes(b).String() }
+
+// testWriter routes the store's logs to t.Log.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}

@@ -37,6 +37,7 @@ package image
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -90,6 +91,9 @@ type Options struct {
 	MaxLayerSize int64
 	// MaxLayerEntries bounds the number of entries in one layer (0: DefaultMaxLayerEntries).
 	MaxLayerEntries int
+	// Logger receives the store's few log lines (a mirror that failed);
+	// nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Defaults for Options' limits.
@@ -129,6 +133,10 @@ func Open(root string, opts Options) (*Store, error) {
 	if opts.MaxLayerEntries <= 0 {
 		opts.MaxLayerEntries = DefaultMaxLayerEntries
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	opts.Logger = opts.Logger.With("subsystem", "image")
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("open image store %s: %w", root, err)

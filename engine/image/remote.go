@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 
@@ -119,7 +118,7 @@ func (s *Store) pull(ctx context.Context, norm string, opts PullOptions) (*Image
 		}
 		reg, err := name.NewRegistry(m, nopts...)
 		if err != nil {
-			slog.Warn("image: bad mirror", "mirror", m, "err", err)
+			s.opts.Logger.Warn("bad mirror", "mirror", m, "err", err)
 			continue
 		}
 		repo := origin.Context()
@@ -140,7 +139,7 @@ func (s *Store) pull(ctx context.Context, norm string, opts PullOptions) (*Image
 			break
 		}
 		if i < len(candidates)-1 {
-			slog.Info("image: mirror failed, trying next", "ref", norm, "mirror", c.Context().RegistryStr(), "err", err)
+			s.opts.Logger.Info("mirror failed, trying next", "ref", norm, "mirror", c.Context().RegistryStr(), "err", err)
 		}
 	}
 	if err != nil {
@@ -205,12 +204,21 @@ func (s *Store) ingestRemote(ctx context.Context, norm string, src name.Referenc
 	if _, _, err := s.writeBlob(ctx, strings.NewReader(string(rawManifest)), digest.Digest(md.String()), nil); err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
-	cfgBytes, err := img.RawConfigFile()
+	cfgD, err := parseDigest(m.Config.Digest.String())
 	if err != nil {
-		return nil, classify(err)
-	}
-	if _, _, err := s.writeBlob(ctx, strings.NewReader(string(cfgBytes)), m.Config.Digest, nil); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	var cfgBytes []byte
+	if s.hasBlob(cfgD) {
+		cfgBytes, err = s.readBlob(cfgD)
+	} else {
+		cfgBytes, err = img.RawConfigFile()
+		if err == nil {
+			_, _, err = s.writeBlob(ctx, strings.NewReader(string(cfgBytes)), cfgD, nil)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", classify(err))
 	}
 	for _, l := range m.Layers {
 		if err := s.fetchLayer(ctx, src, l, opts.Progress, s.remoteOptions(ctx, opts)); err != nil {
