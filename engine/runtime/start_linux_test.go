@@ -5,6 +5,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -191,5 +192,66 @@ func TestOOMScoreAdjAndExecConsole(t *testing.T) {
 	<-done
 	if !strings.Contains(buf.String(), "exec-tty") {
 		t.Errorf("exec console output %q", buf.String())
+	}
+}
+
+func TestBindMountsFileAndDirectory(t *testing.T) {
+	needRoot(t)
+	hostDir := t.TempDir()
+	hostFile := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(hostFile, []byte("10.0.0.1 db\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := testSpec(t, busyboxRootfs(t), "sh", "-c", `
+cat /etc/hosts
+echo data > /data/file && echo dir=rw
+(echo x >> /etc/hosts) 2>/dev/null && echo file=rw || echo file=ro
+stat -c %a /scratch`)
+	spec.Mounts = append(spec.Mounts,
+		specs.Mount{Destination: "/etc/hosts", Type: "bind", Source: hostFile, Options: []string{"rbind", "ro", "nosuid", "nodev"}},
+		specs.Mount{Destination: "/data", Type: "bind", Source: hostDir, Options: []string{"rbind", "rw", "noexec"}},
+		specs.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=1m", "mode=710"}},
+	)
+	out, st := run(t, newConfig(t, spec))
+	if st.Code != 0 {
+		t.Fatalf("exit %d: %s", st.Code, out)
+	}
+	if out != "10.0.0.1 db\ndir=rw\nfile=ro\n710\n" {
+		t.Errorf("output %q", out)
+	}
+	if data, err := os.ReadFile(filepath.Join(hostDir, "file")); err != nil || string(data) != "data\n" {
+		t.Errorf("write through the bind mount: %q %v", data, err)
+	}
+}
+
+func TestConcurrentStarts(t *testing.T) {
+	needRoot(t)
+	const n = 4
+	cfgs := make([]*Config, n)
+	outs := make([]*os.File, n)
+	for i := range cfgs {
+		cfgs[i] = newConfig(t, testSpec(t, busyboxRootfs(t), "sh", "-c", "ls /proc/1/fd; hostname"))
+		cfgs[i].Spec.Hostname = fmt.Sprintf("box%d", i)
+		outs[i] = outFile(t)
+	}
+	errs := make(chan error, n)
+	for i := range cfgs {
+		go func() {
+			p, err := Start(context.Background(), cfgs[i], Stdio{Stdout: outs[i], Stderr: outs[i]})
+			if err == nil {
+				_, err = p.Wait()
+			}
+			errs <- err
+		}()
+	}
+	for range cfgs {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range cfgs {
+		if got, want := readOut(t, outs[i]), fmt.Sprintf("0\n1\n2\nbox%d\n", i); got != want {
+			t.Errorf("container %d: %q, want %q (a descriptor of a sibling leaked?)", i, got, want)
+		}
 	}
 }
