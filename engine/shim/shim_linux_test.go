@@ -147,6 +147,9 @@ func TestStartFailure(t *testing.T) {
 				if pids := supervisorPids(c.opts.StateDir); pids != nil {
 					t.Fatalf("supervisor still running: %v", pids)
 				}
+				if _, err := os.Stat(filepath.Join(c.opts.StateDir, sockName)); err == nil {
+					t.Fatal("socket left behind")
+				}
 				e, rerr := ReadExit(c.opts.ExitFile)
 				if rerr != nil || e.Code != tc.code || e.Error == "" {
 					t.Fatalf("exit file %+v %v, want code %d", e, rerr, tc.code)

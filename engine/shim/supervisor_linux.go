@@ -160,6 +160,7 @@ func (s *supervisor) start() (err error) {
 			}
 			if s.ln != nil {
 				s.ln.Close()
+				os.Remove(filepath.Join(s.opts.StateDir, sockName))
 			}
 		}
 	}()
