@@ -29,6 +29,9 @@ type unpackResult struct {
 	Skipped int
 }
 
+// diskReserve is the free space unpacking and importing leave on the filesystem.
+const diskReserve = 64 << 20
+
 var (
 	gzipMagic = []byte{0x1f, 0x8b}
 	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}

@@ -14,5 +14,5 @@ func freeSpace(dir string) int64 {
 	if err := unix.Statfs(dir, &st); err != nil {
 		return math.MaxInt64
 	}
-	return int64(st.Bavail) * st.Bsize
+	return int64(st.Bavail) * int64(st.Bsize) //nolint:unconvert // Bsize is int32 on 32-bit arm
 }

@@ -39,9 +39,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// diskReserve is the free space an unpack leaves on the filesystem.
-const diskReserve = 64 << 20
-
 // unpacker holds the state of one layer extraction.
 type unpacker struct {
 	root    *os.File
@@ -80,11 +77,7 @@ func unpackLayer(ctx context.Context, r io.Reader, dir string, lim unpackLimits)
 		return unpackResult{}, fmt.Errorf("unpack: %w", err)
 	}
 	defer root.Close()
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return unpackResult{}, fmt.Errorf("unpack: statfs %s: %w", dir, err)
-	}
-	free := int64(st.Bavail)*st.Bsize - diskReserve
+	free := freeSpace(dir) - diskReserve
 	u := &unpacker{root: root, lim: lim, budget: min(lim.MaxSize, free), isRoot: os.Geteuid() == 0}
 	defer u.dropCache()
 
