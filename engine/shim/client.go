@@ -84,7 +84,8 @@ func (c *Client) call(ctx context.Context, req request) (*conn, *response, error
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		return nil, nil, fmt.Errorf("%s request to supervisor in %s: %w", req.Op, c.stateDir, err)
+		// A supervisor closes connections unanswered only as it exits.
+		return nil, nil, fmt.Errorf("%s request to supervisor in %s: %w: %w", req.Op, c.stateDir, err, ErrNotRunning)
 	}
 	if resp.Error != nil {
 		k.close()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"syscall"
+	"time"
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
@@ -18,16 +19,25 @@ import (
 // connections live as long as the container.
 const connBuffer = 4 * 1024
 
-// acceptLoop serves connections until the listener is closed.
+// requestTimeout bounds the wait for a connection's request line.
+const requestTimeout = 10 * time.Second
+
+// acceptLoop serves connections until the listener is closed; other accept
+// errors (out of descriptors) are retried with a backoff.
 func (s *supervisor) acceptLoop() {
+	backoff := time.Duration(0)
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				s.log.Error("accept", "err", err)
+			if errors.Is(err, net.ErrClosed) {
+				return
 			}
-			return
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Error("accept", "err", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
 		}
+		backoff = 0
 		s.mu.Lock()
 		s.conns[c] = struct{}{}
 		s.serving.Add(1)
@@ -47,10 +57,12 @@ func (s *supervisor) serve(c net.Conn) {
 	}()
 	br := bufio.NewReaderSize(c, connBuffer)
 	var req request
+	c.SetReadDeadline(time.Now().Add(requestTimeout))
 	if err := readLine(br, &req); err != nil {
 		s.log.Debug("bad request", "err", err)
 		return
 	}
+	c.SetReadDeadline(time.Time{})
 	switch req.Op {
 	case opState:
 		writeLine(c, s.state())

@@ -102,7 +102,9 @@ type Exit struct {
 	// Signal killed the process when non-zero.
 	Signal int `json:"signal,omitempty"`
 	// OOMKilled is true when the kernel's OOM killer ended it.
-	OOMKilled  bool      `json:"oom_killed,omitempty"`
+	OOMKilled bool `json:"oom_killed,omitempty"`
+	// StartedAt is when the container was started, FinishedAt when its init
+	// was reaped (both when the start failed).
 	StartedAt  time.Time `json:"started_at"`
 	FinishedAt time.Time `json:"finished_at"`
 	// Error says why the container could not start, when it could not.
