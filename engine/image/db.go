@@ -22,6 +22,17 @@ type record struct {
 	ManifestDigest    string        `json:"manifest_digest"`
 	ManifestMediaType string        `json:"manifest_media_type"`
 	Layers            []layerRecord `json:"layers"`
+
+	// dirs are the layer directories, lowest first (derived, set by setDirs).
+	dirs []string
+}
+
+// setDirs derives the record's layer directories.
+func (s *Store) setDirs(r *record) {
+	r.dirs = make([]string, len(r.Layers))
+	for i, l := range r.Layers {
+		r.dirs[i] = s.layerDir(l.ChainID)
+	}
 }
 
 // layerRecord is one layer of an image, lowest first.
@@ -82,6 +93,7 @@ func (s *Store) load() error {
 				return fmt.Errorf("decode image record %s: %w", k, err)
 			}
 			r.RepoTags = nil // rebuilt from the tags bucket, the source of truth
+			s.setDirs(r)
 			s.images[string(k)] = r
 			return nil
 		}); err != nil {
@@ -124,6 +136,7 @@ func (s *Store) addImage(r *record, tags []string) (*record, error) {
 	if cur == nil {
 		cur = r
 		cur.RepoTags = nil
+		s.setDirs(cur)
 	} else {
 		for _, d := range r.RepoDigests {
 			if !slices.Contains(cur.RepoDigests, d) {

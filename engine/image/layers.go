@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -46,14 +47,14 @@ func (s *Store) LayerDirs(ctx context.Context, img *Image) ([]string, error) {
 		return nil, fmt.Errorf("layer dirs of image %s: %w", img.ID, ErrNotFound)
 	}
 	layers := r.Layers
-	dirs := make([]string, len(layers))
 	missing := false
-	for i, l := range layers {
-		dirs[i] = s.layerDir(l.ChainID)
+	for _, l := range layers {
 		if !s.unpacked[l.ChainID] {
 			missing = true
+			break
 		}
 	}
+	dirs := slices.Clone(r.dirs)
 	s.mu.RUnlock()
 	if !missing {
 		return dirs, nil

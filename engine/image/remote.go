@@ -220,6 +220,11 @@ func (s *Store) ingestRemote(ctx context.Context, norm string, src name.Referenc
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", classify(err))
 	}
+	if opts.Platform != "" {
+		if err := checkPlatform(opts.Platform, cfgBytes); err != nil {
+			return nil, err
+		}
+	}
 	for _, l := range m.Layers {
 		if err := s.fetchLayer(ctx, src, l, opts.Progress, s.remoteOptions(ctx, opts)); err != nil {
 			return nil, err
@@ -271,5 +276,25 @@ func (s *Store) fetchLayer(ctx context.Context, src name.Reference, l ocispec.De
 		return fmt.Errorf("layer %s: %w", d, classify(err))
 	}
 	report(Progress{Current: n, Total: l.Size, Done: true})
+	return nil
+}
+
+// checkPlatform refuses a single-platform image that does not run on the
+// explicitly requested platform (as Docker does).
+func checkPlatform(want string, cfgBytes []byte) error {
+	p, err := parsePlatform(want)
+	if err != nil {
+		return err
+	}
+	var have ocispec.Platform
+	if err := json.Unmarshal(cfgBytes, &have); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if have.OS == "" && have.Architecture == "" {
+		return nil // platform not recorded: assume it fits
+	}
+	if platformRank(p, &have) < 0 {
+		return fmt.Errorf("%w %s: the image is for %s", ErrNoPlatform, platformString(p), platformString(have))
+	}
 	return nil
 }

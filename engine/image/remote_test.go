@@ -171,6 +171,14 @@ func TestPullMultiArchPicksPlatform(t *testing.T) {
 		t.Errorf("no platform: %v", err)
 	}
 	t.Log(err)
+	// A single-platform image is refused for another explicit platform.
+	pushRemote(t, reg.host+"/single:1", randomImage(t, 29, 1, "linux/amd64"))
+	if _, err := s.Pull(ctx, reg.host+"/single:1", PullOptions{Platform: "linux/arm64"}); !errors.Is(err, ErrNoPlatform) {
+		t.Errorf("single platform mismatch: %v", err)
+	}
+	if _, err := s.Pull(ctx, reg.host+"/single:1", PullOptions{Platform: "linux/amd64"}); err != nil {
+		t.Errorf("single platform match: %v", err)
+	}
 }
 
 func TestPullUnknownImage(t *testing.T) {

@@ -48,11 +48,13 @@ type unpacker struct {
 	res     unpackResult
 	isRoot  bool
 
-	// cached parent directory handle (invalidated whenever the tree changes
-	// shape in a way that could make a path resolve elsewhere).
+	// The parent directory handle of the previous entry, reused while
+	// entries stay in the same directory. Entries in a directory D only
+	// create or remove children of D, which cannot change what D resolves
+	// to; anything that could (an entry for D or an ancestor) has a
+	// different parent and so misses the cache.
 	cacheDir string
 	cacheFd  *os.File
-	stale    bool // set when the cached handle may no longer be what cacheDir resolves to
 
 	dirTimes []dirTime
 }
@@ -153,11 +155,10 @@ func cleanEntryName(n string) (string, error) {
 // parent returns a handle of the directory part of name, created inside the
 // root if missing.
 func (u *unpacker) parent(dir string) (*os.File, error) {
-	if u.cacheFd != nil && u.cacheDir == dir && !u.stale {
+	if u.cacheFd != nil && u.cacheDir == dir {
 		return u.cacheFd, nil
 	}
 	u.dropCache()
-	u.stale = false
 	f, err := pathrs.MkdirAllHandle(u.root, dir, 0o755)
 	if err != nil {
 		return nil, fmt.Errorf("parent directory %q: %w", dir, err)
@@ -233,7 +234,6 @@ func (u *unpacker) entry(hdr *tar.Header, body io.Reader) error {
 		if err := unix.Symlinkat(hdr.Linkname, pfd, base); err != nil {
 			return fmt.Errorf("symlink: %w", err)
 		}
-		u.stale = true // paths through this name now resolve elsewhere
 		if err := u.chownAt(pfd, base, hdr); err != nil {
 			return err
 		}
@@ -361,11 +361,7 @@ func (u *unpacker) removeExisting(pfd int, base string, keepDir bool) (bool, err
 		if keepDir {
 			return true, nil
 		}
-		u.stale = true
 		return false, removeAllAt(pfd, base, 0)
-	}
-	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-		u.stale = true
 	}
 	if err := unix.Unlinkat(pfd, base, 0); err != nil {
 		return false, fmt.Errorf("replace: %w", err)
