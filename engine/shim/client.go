@@ -19,6 +19,7 @@ type Client struct {
 	pid      int
 	tty      bool
 	exitFile string
+	running  bool // as Dial found it
 }
 
 // Dial connects to the supervisor whose state directory is stateDir, after an
@@ -29,7 +30,7 @@ func Dial(ctx context.Context, stateDir string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.pid, c.tty, c.exitFile = resp.Pid, resp.Tty, resp.ExitFile
+	c.pid, c.tty, c.exitFile, c.running = resp.Pid, resp.Tty, resp.ExitFile, resp.Running
 	return c, nil
 }
 

@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 		case Command:
 			os.Exit(Main(os.Args[2:]))
 		case fakeCommand:
-			os.Exit(run(os.Args[2:], hostRuntime{}))
+			os.Exit(run(os.Args[2:], hostRuntime{}, testLinger))
 		case agentCommand:
 			os.Exit(agentMain(os.Args[2:]))
 		}
@@ -70,6 +70,10 @@ func agentMain(args []string) int {
 	fmt.Println(c.Pid())
 	select {} // until killed
 }
+
+// testLinger is how long a test supervisor (host backend) waits for the
+// attach that takes its held output.
+const testLinger = time.Second
 
 // backend is a way to run containers: host processes or the real runtime.
 type backend struct {

@@ -473,3 +473,34 @@ func TestHoldOutputForFirstAttach(t *testing.T) {
 		}
 	})
 }
+
+func TestRestartWhileOldSupervisorFinishes(t *testing.T) {
+	// The host backend's supervisor lingers testLinger for its held output.
+	c := newContainer(t, fakeBackend, []string{"/bin/sh", "-c", "echo run"}, func(o *Options) { o.HoldOutput = true })
+	ctx := testCtx(t)
+	first := c.mustStart()
+	if e, err := first.Wait(ctx); err != nil || e.Code != 0 {
+		t.Fatalf("first run: %+v %v", e, err)
+	}
+	oldPids := supervisorPids(c.opts.StateDir)
+	if len(oldPids) != 1 {
+		t.Fatalf("the first supervisor should linger: %v", oldPids)
+	}
+	// Restart (a restart policy) while the first supervisor still lingers.
+	c.spec.Process.Args = []string{"/bin/sleep", "100"}
+	rewriteSpec(t, c)
+	os.Remove(c.opts.ExitFile)
+	second, err := c.start()
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	waitFor(t, "the first supervisor to exit", func() bool {
+		_, err := os.Stat(filepath.Join("/proc", strconv.Itoa(oldPids[0])))
+		return err != nil
+	})
+	// The second supervisor still has its socket.
+	cl, err := Dial(ctx, c.opts.StateDir)
+	if err != nil || cl.Pid() != second.Pid() {
+		t.Fatalf("dial the restarted container: %v", err)
+	}
+}

@@ -45,7 +45,9 @@ func launch(ctx context.Context, opts Options, command string) (*Client, error) 
 			return nil, fmt.Errorf("start supervisor: %w", err)
 		}
 	}
-	if c, err := Dial(ctx, opts.StateDir); err == nil {
+	// A supervisor still finishing an exited run of the container (answering
+	// clients) may stay; one whose container runs may not.
+	if c, err := Dial(ctx, opts.StateDir); err == nil && c.running {
 		return nil, fmt.Errorf("start container %s: a supervisor (container pid %d) already serves %s: %w",
 			opts.ID, c.Pid(), opts.StateDir, ErrAlreadyRunning)
 	}

@@ -39,10 +39,10 @@ const (
 )
 
 // Main is the entry point of "kedge __shim"; it returns the process's exit code.
-func Main(args []string) int { return run(args, realRuntime{}) }
+func Main(args []string) int { return run(args, realRuntime{}, holdLinger) }
 
-// run is Main over a given runtime.
-func run(args []string, rt containerRuntime) int {
+// run is Main over a given runtime, with a given linger for held output.
+func run(args []string, rt containerRuntime, linger time.Duration) int {
 	ready := os.NewFile(3, "ready")
 	if len(args) != 1 {
 		fmt.Fprintln(os.Stderr, "usage: kedge __shim OPTIONS-JSON (started by the agent)")
@@ -72,6 +72,7 @@ func run(args []string, rt containerRuntime) int {
 		rt:     rt,
 		log:    slog.New(slog.NewTextHandler(logf, nil)).With("container", opts.ID),
 		out:    newFanout(opts.HoldOutput),
+		linger: linger,
 		exited: make(chan struct{}),
 		conns:  make(map[net.Conn]struct{}),
 	}
@@ -80,13 +81,17 @@ func run(args []string, rt containerRuntime) int {
 
 // supervisor is one container's supervisor process.
 type supervisor struct {
-	opts Options
-	rt   containerRuntime
-	log  *slog.Logger
-	spec *specs.Spec
-	cfg  *runtime.Config
-	logw *logs.Writer // nil without LogPath
-	ln   net.Listener
+	opts   Options
+	rt     containerRuntime
+	linger time.Duration // see holdLinger
+	log    *slog.Logger
+	spec   *specs.Spec
+	cfg    *runtime.Config
+	logw   *logs.Writer // nil without LogPath
+	ln     net.Listener
+	// sockInfo identifies our socket file: a successor supervisor started
+	// for the same state dir while we finish replaces it.
+	sockInfo os.FileInfo
 
 	proc      process
 	pid       int
@@ -209,6 +214,7 @@ func (s *supervisor) start() (err error) {
 	// socket by its real path.
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)
 	s.ln = ln
+	s.sockInfo, _ = os.Stat(filepath.Join(s.opts.StateDir, sockName))
 	rdir := filepath.Join(s.opts.StateDir, runtimeName)
 	if err := os.MkdirAll(rdir, 0o700); err != nil {
 		return fmt.Errorf("make runtime dir: %w", err)
@@ -331,7 +337,7 @@ func (s *supervisor) supervise() {
 	s.mu.Unlock()
 
 	if unclaimed := s.out.unclaimed(); unclaimed != nil {
-		t := time.NewTimer(holdLinger)
+		t := time.NewTimer(s.linger)
 		select {
 		case <-unclaimed:
 		case <-t.C:
@@ -352,8 +358,20 @@ func (s *supervisor) supervise() {
 	if s.console != nil {
 		s.console.Close()
 	}
-	os.Remove(filepath.Join(s.opts.StateDir, sockName))
-	os.Remove(filepath.Join(s.opts.StateDir, pidName))
+	s.removeOwnFiles()
+}
+
+// removeOwnFiles removes the socket and pid file unless a successor (a
+// restart of the container) already replaced them.
+func (s *supervisor) removeOwnFiles() {
+	sock := filepath.Join(s.opts.StateDir, sockName)
+	if st, err := os.Stat(sock); err == nil && s.sockInfo != nil && os.SameFile(st, s.sockInfo) {
+		os.Remove(sock)
+	}
+	pidFile := filepath.Join(s.opts.StateDir, pidName)
+	if b, err := os.ReadFile(pidFile); err == nil && string(b) == strconv.Itoa(os.Getpid()) {
+		os.Remove(pidFile)
+	}
 }
 
 // waitTimeout waits for wg up to d and reports whether it finished.
