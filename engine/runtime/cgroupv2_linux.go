@@ -21,10 +21,15 @@ type cgroupV2 struct {
 	root string
 	path string // relative to root, starting with "/"
 	dir  string
+	// kernel is set when root is a real cgroup2 mount (not a test's fake
+	// tree), where device filters can be attached.
+	kernel bool
 }
 
 func newCgroupV2(root, path string) (*cgroupV2, error) {
-	return &cgroupV2{root: root, path: path, dir: filepath.Join(root, path)}, nil
+	var st unix.Statfs_t
+	kernel := unix.Statfs(root, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+	return &cgroupV2{root: root, path: path, dir: filepath.Join(root, path), kernel: kernel}, nil
 }
 
 func (c *cgroupV2) manager(res *cgroups.Resources) (*fs2.Manager, error) {
@@ -85,15 +90,29 @@ func (c *cgroupV2) create(res *specs.LinuxResources, devices []specs.LinuxDevice
 				err = fmt.Errorf("set limits on cgroup %s: %w", c.path, err)
 			}
 		}
+		if err == nil && c.kernel {
+			err = c.setDevices(deviceRules(res, devices))
+		}
 	}
 	if err != nil {
 		for i := len(created) - 1; i >= 0; i-- {
 			_ = os.Remove(created[i])
 		}
 	}
-	// Device access on v2 is an eBPF program; see the package doc.
-	_ = devices
 	return err
+}
+
+// setDevices attaches the device filter built from rules to the cgroup.
+func (c *cgroupV2) setDevices(rules []deviceRule) error {
+	dir, err := c.openDir()
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	if err := attachDeviceFilter(dir, rules); err != nil {
+		return fmt.Errorf("cgroup %s: %w", c.path, err)
+	}
+	return nil
 }
 
 func (c *cgroupV2) addProc(pid int) error {

@@ -49,62 +49,86 @@ func containerDevices(spec *specs.Spec) []specs.LinuxDevice {
 	return out
 }
 
-// deviceRule renders one rule in the v1 devices controller's syntax.
-func deviceRule(typ string, major, minor *int64, access string) string {
-	num := func(p *int64) string {
-		if p == nil || *p < 0 {
-			return "*"
-		}
-		return strconv.FormatInt(*p, 10)
-	}
-	if typ == "" {
-		typ = "a"
-	}
-	if access == "" {
-		access = "rwm"
-	}
-	return fmt.Sprintf("%s %s:%s %s", typ, num(major), num(minor), access)
+// deviceRule is one device cgroup rule: allow or deny access (a subset of
+// "rwm") to nodes of a type ('a' for all, 'c', 'b') and major:minor (-1 for
+// any).
+type deviceRule struct {
+	allow        bool
+	typ          byte
+	major, minor int64
+	access       string
 }
 
-// deviceRuleLine is one write to devices.allow or devices.deny.
-type deviceRuleLine struct {
-	allow bool
-	rule  string
+// newDeviceRule builds a rule from the OCI fields.
+func newDeviceRule(allow bool, typ string, major, minor *int64, access string) deviceRule {
+	r := deviceRule{allow: allow, typ: 'a', major: -1, minor: -1, access: access}
+	if typ != "" {
+		r.typ = typ[0]
+	}
+	if major != nil {
+		r.major = *major
+	}
+	if minor != nil {
+		r.minor = *minor
+	}
+	if r.access == "" {
+		r.access = "rwm"
+	}
+	return r
+}
+
+// String renders the rule in the v1 devices controller's syntax.
+func (r deviceRule) String() string {
+	num := func(n int64) string {
+		if n < 0 {
+			return "*"
+		}
+		return strconv.FormatInt(n, 10)
+	}
+	return fmt.Sprintf("%c %s:%s %s", r.typ, num(r.major), num(r.minor), r.access)
 }
 
 // deviceRules builds the device cgroup rules as runc does: deny everything,
 // then the spec's own rules in order, then allow mknod of any node (using it
 // still needs an allow), the standard nodes, the ptys, /dev/net/tun and the
-// spec's devices.
-func deviceRules(res *specs.LinuxResources, devices []specs.LinuxDevice) []deviceRuleLine {
-	rules := []deviceRuleLine{{false, "a *:* rwm"}}
+// spec's devices. Later rules take precedence.
+func deviceRules(res *specs.LinuxResources, devices []specs.LinuxDevice) []deviceRule {
+	rules := []deviceRule{newDeviceRule(false, "a", nil, nil, "rwm")}
 	if res != nil {
 		for _, d := range res.Devices {
-			rules = append(rules, deviceRuleLine{d.Allow, deviceRule(d.Type, d.Major, d.Minor, d.Access)})
+			rules = append(rules, newDeviceRule(d.Allow, d.Type, d.Major, d.Minor, d.Access))
 		}
 	}
-	rules = append(rules,
-		deviceRuleLine{true, "c *:* m"}, deviceRuleLine{true, "b *:* m"},
-		deviceRuleLine{true, "c 1:3 rwm"}, deviceRuleLine{true, "c 1:5 rwm"}, deviceRuleLine{true, "c 1:7 rwm"},
-		deviceRuleLine{true, "c 1:8 rwm"}, deviceRuleLine{true, "c 1:9 rwm"}, deviceRuleLine{true, "c 5:0 rwm"},
-		deviceRuleLine{true, "c 5:1 rwm"}, deviceRuleLine{true, "c 5:2 rwm"}, deviceRuleLine{true, "c 136:* rwm"},
-		deviceRuleLine{true, "c 10:200 rwm"},
-	)
+	allow := func(typ string, major, minor int64, access string) {
+		var mj, mn *int64
+		if major >= 0 {
+			mj = ptr(major)
+		}
+		if minor >= 0 {
+			mn = ptr(minor)
+		}
+		rules = append(rules, newDeviceRule(true, typ, mj, mn, access))
+	}
+	allow("c", -1, -1, "m")
+	allow("b", -1, -1, "m")
+	for _, n := range [][2]int64{{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}, {136, -1}, {10, 200}} {
+		allow("c", n[0], n[1], "rwm")
+	}
 	for _, d := range devices {
-		rules = append(rules, deviceRuleLine{true, deviceRule(d.Type, ptr(d.Major), ptr(d.Minor), "rwm")})
+		allow(d.Type, d.Major, d.Minor, "rwm")
 	}
 	return rules
 }
 
 // writeDeviceRules applies rules to a v1 devices cgroup directory.
-func writeDeviceRules(dir string, rules []deviceRuleLine) error {
+func writeDeviceRules(dir string, rules []deviceRule) error {
 	for _, r := range rules {
 		file := "devices.deny"
 		if r.allow {
 			file = "devices.allow"
 		}
-		if err := os.WriteFile(filepath.Join(dir, file), []byte(r.rule), 0); err != nil {
-			return fmt.Errorf("write %q to %s: %w", r.rule, file, err)
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(r.String()), 0); err != nil {
+			return fmt.Errorf("write %q to %s: %w", r.String(), file, err)
 		}
 	}
 	return nil

@@ -43,10 +43,13 @@
 // all, so nothing but the command is needed in the container. That thread never
 // returns to the Go scheduler, and it is never the main thread.
 //
-// Known limits: on cgroup v2 device access is not restricted (it needs an
-// eBPF program; v1 uses the devices controller); an Exec'd process gets its
-// rlimits (and on v2 without CLONE_INTO_CGROUP its cgroup) right after the
-// fork, so a few instructions of it run under the caller's.
+// Device access is limited to the standard nodes plus Spec.Linux.Devices and
+// Resources.Devices: through the devices controller on v1, and on v2 through
+// an eBPF program built from the same rules (devicefilter_linux.go).
+//
+// Known limits: an Exec'd process gets its rlimits (and on v2, when
+// CLONE_INTO_CGROUP is refused, its cgroup) right after the fork, so a few
+// instructions of it may run under the caller's.
 package runtime
 
 import (
