@@ -100,7 +100,7 @@ func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 
 // container is one test container and what the test needs to inspect it.
 type container struct {
-	t      *testing.T
+	t      testing.TB
 	b      backend
 	dir    string
 	rootfs string
@@ -109,7 +109,7 @@ type container struct {
 }
 
 // newContainer prepares a bundle running args; tweak adjusts the options.
-func newContainer(t *testing.T, b backend, args []string, tweak func(*Options)) *container {
+func newContainer(t testing.TB, b backend, args []string, tweak func(*Options)) *container {
 	t.Helper()
 	dir := t.TempDir()
 	c := &container{t: t, b: b, dir: dir, rootfs: filepath.Join(dir, "rootfs")}
@@ -233,7 +233,7 @@ func supervisorPids(stateDir string) []int {
 }
 
 // waitFor polls cond until it holds or 20 seconds pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {

@@ -16,7 +16,7 @@ import (
 )
 
 // makeRootfs builds a minimal root filesystem from the host's static busybox.
-func makeRootfs(t *testing.T, root string) {
+func makeRootfs(t testing.TB, root string) {
 	t.Helper()
 	bb, err := exec.LookPath("busybox")
 	if err != nil {

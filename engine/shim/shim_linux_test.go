@@ -504,3 +504,27 @@ func TestRestartWhileOldSupervisorFinishes(t *testing.T) {
 		t.Fatalf("dial the restarted container: %v", err)
 	}
 }
+
+// BenchmarkLogThroughput measures container output through the supervisor
+// into the json-file log: 16 MiB of short lines per run.
+func BenchmarkLogThroughput(b *testing.B) {
+	const size = 16 << 20
+	for _, be := range []backend{fakeBackend, realBackend} {
+		b.Run(be.name, func(b *testing.B) {
+			if be.real && os.Geteuid() != 0 {
+				b.Skip("real containers need root")
+			}
+			b.SetBytes(size)
+			for b.Loop() {
+				c := newContainer(b, be, []string{"/bin/sh", "-c", "yes 'a log line of a typical length, say sixty bytes or so' | head -c " + strconv.Itoa(size)}, func(o *Options) {
+					o.LogMaxSize, o.LogMaxFiles = 8<<20, 2
+				})
+				cl := c.mustStart()
+				e, err := cl.Wait(context.Background())
+				if err != nil || e.Code != 0 {
+					b.Fatalf("exit %+v %v", e, err)
+				}
+			}
+		})
+	}
+}
