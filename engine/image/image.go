@@ -146,18 +146,19 @@ func Open(root string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open image store %s: %w", root, err)
 		}
 	}
-	// Leftovers of interrupted downloads and unpacks.
-	if ents, err := os.ReadDir(filepath.Join(root, "tmp")); err == nil {
-		for _, e := range ents {
-			_ = os.RemoveAll(filepath.Join(root, "tmp", e.Name()))
-		}
-	}
 	if err := os.Chmod(filepath.Join(root, "layers"), 0o711); err != nil {
 		return nil, fmt.Errorf("open image store %s: %w", root, err)
 	}
 	db, err := bolt.Open(filepath.Join(root, "meta.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("open image store %s: %w", root, err)
+	}
+	// Leftovers of interrupted downloads and unpacks (only once the db lock
+	// shows no other process is using this root).
+	if ents, err := os.ReadDir(filepath.Join(root, "tmp")); err == nil {
+		for _, e := range ents {
+			_ = os.RemoveAll(filepath.Join(root, "tmp", e.Name()))
+		}
 	}
 	s := &Store{
 		root:      root,

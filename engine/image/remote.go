@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -259,6 +260,9 @@ func (s *Store) fetchLayer(ctx context.Context, src name.Reference, l ocispec.De
 	if s.hasBlob(d) {
 		report(Progress{Current: l.Size, Total: l.Size, Done: true})
 		return nil
+	}
+	if free := freeSpace(filepath.Join(s.root, "tmp")) - diskReserve; l.Size > free {
+		return fmt.Errorf("layer %s: %d bytes do not fit in the %d bytes free", d, l.Size, max(free, 0))
 	}
 	layer, err := remote.Layer(src.Context().Digest(d.String()), ropts...)
 	if err != nil {

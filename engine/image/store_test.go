@@ -3,6 +3,7 @@
 package image
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -314,5 +315,32 @@ func BenchmarkLayerDirs(b *testing.B) {
 		if _, err := s.LayerDirs(ctx, img); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestConcurrentImportsOfOneImage(t *testing.T) {
+	s := newStore(t, Options{})
+	archive := dockerSave(t, "same:1", randomImage(t, 60, 4, ""))
+	var wg sync.WaitGroup
+	ids := make([]string, 4)
+	errs := make([]error, 4)
+	for i := range ids {
+		wg.Go(func() {
+			imgs, err := s.Import(context.Background(), bytes.NewReader(archive))
+			errs[i] = err
+			if err == nil {
+				ids[i] = imgs[0].ID
+				_, errs[i] = s.LayerDirs(context.Background(), imgs[0])
+			}
+		})
+	}
+	wg.Wait()
+	for i := range ids {
+		if errs[i] != nil || ids[i] != ids[0] {
+			t.Fatalf("import %d: %s %v", i, ids[i], errs[i])
+		}
+	}
+	if n := layerCount(t, s); n != 4 {
+		t.Errorf("%d layer dirs, want 4", n)
 	}
 }
