@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -287,6 +288,32 @@ func TestFollowAcrossRotation(t *testing.T) {
 		if want := fmt.Sprintf("line %05d\n", i+7); l != want {
 			t.Fatalf("entry %d = %q, want %q", i, l, want)
 		}
+	}
+}
+
+func TestFollowStopsAtUntil(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.log")
+	w, err := NewWriter(path, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	writeLines(t, w, 0, 3)
+	errc := make(chan error, 1)
+	var n atomic.Int64
+	go func() {
+		errc <- Read(context.Background(), path, ReadOptions{Tail: -1, Follow: true, Until: time.Now().Add(100 * time.Millisecond)}, func(Entry) error {
+			n.Add(1)
+			return nil
+		})
+	}()
+	select {
+	case err := <-errc:
+		if err != nil || n.Load() != 3 {
+			t.Fatalf("follow until: %v, %d entries", err, n.Load())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("follow went on past Until")
 	}
 }
 

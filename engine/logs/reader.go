@@ -221,8 +221,8 @@ func (r *reader) follow(ctx context.Context) error {
 			wait = followMinPoll
 			continue
 		}
-		if final {
-			return nil
+		if final || (!r.opts.Until.IsZero() && time.Now().After(r.opts.Until)) {
+			return nil // Done, or nothing later than Until can come
 		}
 		if grew {
 			wait = followMinPoll
