@@ -186,8 +186,8 @@ func (c *Client) Exec(ctx context.Context, opts ExecOptions) (int, error) {
 		go func() {
 			for {
 				select {
-				case ws := <-opts.Resize:
-					if k.fw.write(frameResize, resizePayload(ws)) != nil {
+				case ws, ok := <-opts.Resize:
+					if !ok || k.fw.write(frameResize, resizePayload(ws)) != nil {
 						return
 					}
 				case <-done:

@@ -333,6 +333,36 @@ func TestExec(t *testing.T) {
 			t.Fatalf("exec tty: %d %v %q", code, err, tty.String())
 		}
 
+		// Window size changes reach an exec's pty.
+		resize := make(chan WindowSize, 1)
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		p = proc("/bin/sh", "-c", `while read x; do [ "$(stty size)" = "20 50" ] && exit 7; done`)
+		p.Terminal = true
+		execDone := make(chan error, 1)
+		var resized syncBuffer
+		go func() {
+			code, err := cl.Exec(ctx, ExecOptions{Process: p, Tty: true, Stdin: pr, Stdout: &resized, Resize: resize})
+			if err == nil && code != 7 {
+				err = fmt.Errorf("exit code %d, want 7", code)
+			}
+			execDone <- err
+		}()
+		resize <- WindowSize{Width: 50, Height: 20}
+		close(resize)
+	poke:
+		for {
+			select {
+			case err := <-execDone:
+				if err != nil {
+					t.Fatalf("exec tty resize: %v (output %q)", err, resized.String())
+				}
+				break poke
+			case <-time.After(20 * time.Millisecond):
+				pw.Write([]byte("\n")) // until the shell sees the new size
+			}
+		}
+
 		_, err = cl.Exec(ctx, ExecOptions{Process: proc("/no/such/binary")})
 		if !errors.Is(err, runtime.ErrExecNotFound) {
 			t.Fatalf("exec missing binary: %v", err)
