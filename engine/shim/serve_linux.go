@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -49,6 +50,10 @@ func (s *supervisor) acceptLoop() {
 // serve handles one connection: one request, then its streams.
 func (s *supervisor) serve(c net.Conn) {
 	defer func() {
+		// A bug in one request must not take the container's supervisor down.
+		if r := recover(); r != nil {
+			s.log.Error("panic serving a request", "panic", r, "stack", string(debug.Stack()))
+		}
 		c.Close()
 		s.mu.Lock()
 		delete(s.conns, c)

@@ -14,7 +14,8 @@
 // container's console), starts the container through engine/runtime, listens
 // on its socket and then reports "running, pid N" (or the start error, with
 // its kind so that errors.Is(err, runtime.ErrExecNotFound) holds for the
-// caller) on the ready pipe. Its own diagnostics go to StateDir/shim.log.
+// caller) on the ready pipe. Its own diagnostics (and its stderr, for a Go
+// runtime crash) go to StateDir/shim.log.
 //
 // While the container runs, its stdout and stderr go to the json-file log
 // (engine/logs) and to every attached client. When it exits the supervisor

@@ -63,11 +63,21 @@ func launch(ctx context.Context, opts Options, command string) (*Client, error) 
 	if err != nil {
 		return nil, fmt.Errorf("start supervisor: %w", err)
 	}
+	// The supervisor's stderr is its diagnostics file too, so that a Go
+	// runtime crash is recorded; stdin and stdout are /dev/null.
+	diag, err := os.OpenFile(filepath.Join(opts.StateDir, logName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("start supervisor: %w", err)
+	}
 	cmd := exec.Command(binary, command, string(arg))
+	cmd.Stderr = diag
 	cmd.ExtraFiles = []*os.File{w} // fd 3: the ready pipe
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
 	w.Close()
+	diag.Close()
 	if err != nil {
 		r.Close()
 		return nil, fmt.Errorf("start supervisor for %s: %w", opts.ID, err)
