@@ -31,7 +31,7 @@ type record struct {
 func (s *Store) setDirs(r *record) {
 	r.dirs = make([]string, len(r.Layers))
 	for i, l := range r.Layers {
-		r.dirs[i] = s.layerDir(l.ChainID)
+		r.dirs[i] = s.layerLink(l.ChainID)
 	}
 }
 

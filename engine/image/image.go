@@ -141,7 +141,7 @@ func Open(root string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open image store %s: %w", root, err)
 	}
-	for _, d := range []string{"blobs/sha256", "layers", "tmp"} {
+	for _, d := range []string{"blobs/sha256", "layers", "l", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
 			return nil, fmt.Errorf("open image store %s: %w", root, err)
 		}
@@ -175,7 +175,7 @@ func Open(root string, opts Options) (*Store, error) {
 	}
 	for _, r := range s.images {
 		for _, l := range r.Layers {
-			if _, err := os.Stat(s.layerDir(l.ChainID)); err == nil {
+			if _, err := os.Stat(s.layerDir(l.ChainID)); err == nil && s.ensureLink(l.ChainID) == nil {
 				s.unpacked[l.ChainID] = true
 			}
 		}

@@ -31,9 +31,35 @@ func (s *Store) layerDir(chainID string) string {
 	return filepath.Join(s.root, "layers", digest.Digest(chainID).Encoded())
 }
 
+// shortLen is the length of a layer's short link name.
+const shortLen = 16
+
+// layerLink is the short symlink to a chain id's directory (<root>/l/<16
+// hex>): what LayerDirs hands out, so that an image with many layers still
+// fits overlayfs's one-page mount options (Docker's overlay2 does the same).
+func (s *Store) layerLink(chainID string) string {
+	return filepath.Join(s.root, "l", digest.Digest(chainID).Encoded()[:shortLen])
+}
+
+// ensureLink makes the short link of an unpacked chain id.
+func (s *Store) ensureLink(chainID string) error {
+	target := filepath.Join("..", "layers", digest.Digest(chainID).Encoded())
+	link := s.layerLink(chainID)
+	if cur, err := os.Readlink(link); err == nil && cur == target {
+		return nil
+	}
+	_ = os.Remove(link)
+	if err := os.Symlink(target, link); err != nil && !os.IsExist(err) {
+		return fmt.Errorf("link layer %s: %w", chainID, err)
+	}
+	return nil
+}
+
 // LayerDirs returns the unpacked layer directories of img, lowest first,
 // unpacking any that are missing. They are ready to be overlayfs lowerdirs
-// (whiteouts in overlay form) and must not be written to. An image without
+// (whiteouts in overlay form) and must not be written to. Each path is a
+// short symlink (<root>/l/<16 hex>) to the layer's directory, so 128 layers
+// fit in overlayfs's one-page mount options. An image without
 // layers yields an empty slice. For an image whose layers are unpacked this
 // is a map lookup: no hashing, no filesystem access.
 func (s *Store) LayerDirs(ctx context.Context, img *Image) ([]string, error) {
@@ -116,6 +142,9 @@ func (s *Store) markUnpacked(chainID string) {
 func (s *Store) unpackLocked(ctx context.Context, l *layerRecord) (int64, error) {
 	dir := s.layerDir(l.ChainID)
 	if _, err := os.Stat(dir); err == nil {
+		if err := s.ensureLink(l.ChainID); err != nil {
+			return 0, err
+		}
 		s.markUnpacked(l.ChainID)
 		return -1, nil
 	}
@@ -148,6 +177,9 @@ func (s *Store) unpackLocked(ctx context.Context, l *layerRecord) (int64, error)
 		if _, serr := os.Stat(dir); serr != nil {
 			return 0, fmt.Errorf("unpack layer %s: %w", l.Digest, err)
 		}
+	}
+	if err := s.ensureLink(l.ChainID); err != nil {
+		return 0, err
 	}
 	s.markUnpacked(l.ChainID)
 	return res.Size, nil

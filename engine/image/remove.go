@@ -223,6 +223,9 @@ func (s *Store) collectLocked() ([]string, int64, error) {
 		s.mu.Lock()
 		delete(s.unpacked, chain)
 		s.mu.Unlock()
+		if len(e.Name()) >= shortLen {
+			_ = os.Remove(filepath.Join(s.root, "l", e.Name()[:shortLen]))
+		}
 		n := dirSize(filepath.Join(layersDir, e.Name()))
 		if err := os.RemoveAll(filepath.Join(layersDir, e.Name())); err != nil {
 			keep(err)

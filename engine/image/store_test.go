@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 )
 
 func TestNormalizeRef(t *testing.T) {
@@ -166,7 +167,9 @@ func seventyLayers(t testing.TB) [][]byte {
 
 func TestSeventyLayers(t *testing.T) {
 	s := newStore(t, Options{})
-	img := create(t, s, "deep", seventyLayers(t)...)
+	layers := seventyLayers(t)
+	layers[69] = newTar(t).file("layer/69", "69").file("layer/.wh.00", "").bytes()
+	img := create(t, s, "deep", layers...)
 	dirs, err := s.LayerDirs(context.Background(), img)
 	if err != nil {
 		t.Fatal(err)
@@ -179,6 +182,23 @@ func TestSeventyLayers(t *testing.T) {
 		if err != nil || string(b) != fmt.Sprint(i) {
 			t.Fatalf("layer %d (%s): %q %v", i, d, b, err)
 		}
+	}
+	// The dirs stack as overlayfs lowerdirs (top first) in one mount call.
+	lower := slices.Clone(dirs)
+	slices.Reverse(lower)
+	tmp := t.TempDir()
+	merged := filepath.Join(tmp, "merged")
+	if err := os.Mkdir(merged, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := "lowerdir=" + strings.Join(lower, ":")
+	if err := unix.Mount("overlay", merged, "overlay", unix.MS_RDONLY, opts); err != nil {
+		t.Fatalf("overlay mount of 70 layers (%d bytes of options): %v", len(opts), err)
+	}
+	defer func() { _ = unix.Unmount(merged, unix.MNT_DETACH) }()
+	ents, err := os.ReadDir(filepath.Join(merged, "layer"))
+	if err != nil || len(ents) != 69 || ents[0].Name() != "01" {
+		t.Fatalf("merged view: %d entries (%v), first %v; want 69 with 00 whited out", len(ents), err, ents[:1])
 	}
 }
 
@@ -226,8 +246,9 @@ func TestTagRemoveFreesDisk(t *testing.T) {
 	if _, err := s.Remove("b:1", false, nil); err != nil {
 		t.Fatal(err)
 	}
-	if blobCount(t, s) != 0 || layerCount(t, s) != 0 {
-		t.Errorf("after removing every image: %d blobs, %d layer dirs", blobCount(t, s), layerCount(t, s))
+	if blobCount(t, s) != 0 || layerCount(t, s) != 0 || countFiles(t, filepath.Join(s.root, "l")) != 0 {
+		t.Errorf("after removing every image: %d blobs, %d layer dirs, %d links",
+			blobCount(t, s), layerCount(t, s), countFiles(t, filepath.Join(s.root, "l")))
 	}
 }
 
