@@ -395,6 +395,14 @@ func TestAgentKilled(t *testing.T) {
 		agent.Process.Signal(syscall.SIGKILL)
 		agent.Wait()
 
+		// Hang-ups and broken pipes (a dying terminal or agent) are ignored.
+		sup := supervisorPids(c.opts.StateDir)
+		if len(sup) != 1 {
+			t.Fatalf("supervisor pids %v", sup)
+		}
+		syscall.Kill(sup[0], syscall.SIGHUP)
+		syscall.Kill(sup[0], syscall.SIGPIPE)
+
 		ctx := testCtx(t)
 		cl, err := Dial(ctx, c.opts.StateDir)
 		if err != nil {
