@@ -74,7 +74,7 @@ func (a *agent) start() {
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		if _, _, err := a.kedge("version"); err == nil {
+		if _, _, err := a.kedge("info"); err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -215,11 +215,13 @@ func TestAgentKill9KeepsContainers(t *testing.T) {
 	}
 	pidOf := func() string {
 		out, _, _ := a.kedge("inspect", "keep")
-		var c struct {
+		var c []struct {
 			State struct{ Pid int } `json:"state"`
 		}
-		json.Unmarshal([]byte(out), &c)
-		return fmt.Sprint(c.State.Pid)
+		if err := json.Unmarshal([]byte(out), &c); err != nil || len(c) != 1 {
+			t.Fatalf("inspect output %q: %v", out, err)
+		}
+		return fmt.Sprint(c[0].State.Pid)
 	}
 	before := pidOf()
 	a.stop(syscall.SIGKILL)

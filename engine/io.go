@@ -70,6 +70,7 @@ func (e *Engine) Attach(ctx context.Context, ref string, aio AttachIO) error {
 	}
 	c.mu.Lock()
 	client = c.shim
+	exited := c.exited
 	c.mu.Unlock()
 	if client == nil {
 		return fmt.Errorf("container %s is not running: %w", c.snapshot().Name, api.ErrConflict)
@@ -89,7 +90,20 @@ func (e *Engine) Attach(ctx context.Context, ref string, aio AttachIO) error {
 			}
 		}()
 	}
-	return client.Attach(ctx, shim.AttachOptions{Stdin: aio.Stdin, Stdout: aio.Stdout, Stderr: aio.Stderr})
+	err = client.Attach(ctx, shim.AttachOptions{Stdin: aio.Stdin, Stdout: aio.Stdout, Stderr: aio.Stderr})
+	if err != nil {
+		// The run may have ended (and its supervisor gone) just before the
+		// attach reached it: that is an attach to an exited container.
+		t := time.NewTimer(2 * time.Second)
+		defer t.Stop()
+		select {
+		case <-exited:
+			return nil
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+	return err
 }
 
 // Resize sets a running container's terminal size.

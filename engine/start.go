@@ -93,6 +93,7 @@ func (e *Engine) startLocked(ctx context.Context, c *container) error {
 	if maxFiles == 0 {
 		maxFiles = e.opts.DefaultLogMaxFiles
 	}
+	startedAt := time.Now().UTC()
 	client, err := shim.Start(ctx, shim.Options{
 		ID: rec.ID, BundleDir: dir, StateDir: stateDir, ExitFile: filepath.Join(dir, "exit.json"),
 		LogPath: e.logPath(rec.ID), LogMaxSize: maxSize, LogMaxFiles: maxFiles,
@@ -109,7 +110,7 @@ func (e *Engine) startLocked(ctx context.Context, c *container) error {
 	c.rec.Mounts = mounts
 	c.rec.BootID = bootID()
 	c.rec.ManuallyStopped = false
-	c.rec.State = api.ContainerState{Status: api.StateRunning, Running: true, Pid: client.Pid(), StartedAt: time.Now().UTC()}
+	c.rec.State = api.ContainerState{Status: api.StateRunning, Running: true, Pid: client.Pid(), StartedAt: startedAt}
 	if rec.Healthcheck != nil {
 		c.rec.State.Health = &api.Health{Status: "starting"}
 	}
