@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -310,5 +311,29 @@ func TestRlimitAboveHostHardLimitFails(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "RLIMIT_NOFILE") || !strings.Contains(err.Error(), "hard limit") {
 		t.Fatalf("error does not explain the rlimit: %v", err)
+	}
+}
+
+func TestSealedBinary(t *testing.T) {
+	needRoot(t)
+	binary := copyTestBinary(t)
+	f, err := sealedBinary(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), os.O_WRONLY, 0)
+	if err == nil {
+		w.Close()
+		t.Fatal("the sealed binary opened for writing")
+	}
+	if !errors.Is(err, syscall.EROFS) {
+		t.Errorf("opening the sealed binary for writing: %v, want EROFS", err)
+	}
+	// The host file itself stays writable by the host.
+	if w, err := os.OpenFile(binary, os.O_WRONLY, 0); err != nil {
+		t.Errorf("host copy not writable from the host: %v", err)
+	} else {
+		w.Close()
 	}
 }

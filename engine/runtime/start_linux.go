@@ -81,8 +81,17 @@ func Start(ctx context.Context, cfg *Config, stdio Stdio) (_ *Process, retErr er
 	if binary == "" {
 		binary = "/proc/self/exe"
 	}
+	exePath := binary
+	if sealed, err := sealedBinary(binary); err == nil {
+		defer sealed.Close()
+		exePath = fmt.Sprintf("/proc/self/fd/%d", sealed.Fd())
+	} else if !noMountAPI(err) {
+		configR.Close()
+		errW.Close()
+		return nil, fmt.Errorf("start container %s: %w", cfg.ID, err)
+	}
 	cmd := &exec.Cmd{
-		Path: binary,
+		Path: exePath,
 		Args: []string{"kedge", InitCommand},
 		// The init needs no environment (the process gets Spec's); a
 		// single P and no GC make the short-lived Go runtime start and
