@@ -305,3 +305,43 @@ func TestPullMirrorFirst(t *testing.T) {
 		t.Error("origin was not asked")
 	}
 }
+
+func TestPullTokenAuth(t *testing.T) {
+	const token = "tok-123"
+	var realm string
+	reg := startRegistry(t, "127.0.0.1:0", func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/token" {
+				if u, p, ok := r.BasicAuth(); !ok || u != "bob" || p != "pw" {
+					http.Error(w, "bad credentials", http.StatusUnauthorized)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, `{"token":"`+token+`"}`)
+				return
+			}
+			if r.Header.Get("Authorization") != "Bearer "+token {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`",service="test"`)
+				http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"token required"}]}`, http.StatusUnauthorized)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	realm = "http://" + reg.host + "/token"
+	s := newStore(t, Options{})
+	ctx := context.Background()
+	local := create(t, s, reg.host+"/tok:1", newTar(t).file("t", "t").bytes())
+	creds := PullOptions{Username: "bob", Password: "pw"}
+	if err := s.Push(ctx, reg.host+"/tok:1", creds); err != nil {
+		t.Fatalf("push with token auth: %v", err)
+	}
+	other := newStore(t, Options{})
+	if _, err := other.Pull(ctx, reg.host+"/tok:1", PullOptions{Username: "bob", Password: "wrong"}); err == nil {
+		t.Fatal("pull with wrong credentials succeeded")
+	}
+	img, err := other.Pull(ctx, reg.host+"/tok:1", creds)
+	if err != nil || img.ID != local.ID {
+		t.Fatalf("pull with token auth: %v %v", img, err)
+	}
+}
