@@ -124,10 +124,11 @@ func (s *Store) pull(ctx context.Context, norm string, opts PullOptions) (*Image
 		}
 		repo := origin.Context()
 		repo.Registry = reg
-		candidates = append(candidates, repo.Digest(origin.Identifier()))
+		var c name.Reference = repo.Digest(origin.Identifier())
 		if _, ok := origin.(name.Tag); ok {
-			candidates[len(candidates)-1] = repo.Tag(origin.Identifier())
+			c = repo.Tag(origin.Identifier())
 		}
+		candidates = append(candidates, c)
 	}
 	candidates = append(candidates, origin)
 	ropts := s.remoteOptions(ctx, opts)
