@@ -144,6 +144,11 @@ func (e *execer) run() execResult {
 // fork does the thread's work: capabilities, cgroup, namespaces, user, cwd,
 // no_new_privs, seccomp, then the fork the child inherits all of them from.
 func (e *execer) fork() execResult {
+	// The thread's root and cwd must be its own before it changes them
+	// (joinNamespaces does this too when it enters a mount namespace).
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return execResult{err: fmt.Errorf("unshare fs: %w", err)}
+	}
 	// Capabilities first, while /proc/self is still this process: the
 	// bounding and inheritable sets do not affect setns, which needs only
 	// CAP_SYS_ADMIN in the effective set.

@@ -142,3 +142,34 @@ func TestExecUserAndExitCode(t *testing.T) {
 		t.Errorf("a non-root exec kept capabilities: %q", out)
 	}
 }
+
+func TestSeccompWithoutNoNewPrivs(t *testing.T) {
+	needRoot(t)
+	spec := testSpec(t, busyboxRootfs(t), "sh", "-c", "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; echo > /tmp/ready; while [ ! -e /tmp/stop ]; do usleep 10000; done")
+	if spec.Linux.Seccomp == nil {
+		t.Skip("security/profile provides no seccomp profile")
+	}
+	spec.Process.NoNewPrivileges = false
+	spec.Process.User = specs.User{UID: 65534, GID: 65534}
+	cfg := newConfig(t, spec)
+	out := outFile(t)
+	p, err := Start(context.Background(), cfg, Stdio{Stdout: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = os.WriteFile(filepath.Join(spec.Root.Path, "tmp/stop"), nil, 0o644)
+		_, _ = p.Wait()
+		if got := readOut(t, out); got != "NoNewPrivs:\t0\nSeccomp:\t2\n" {
+			t.Errorf("init without no_new_privs: %q", got)
+		}
+	}()
+	waitFor(t, "the container to start", func() bool {
+		_, err := os.Stat(filepath.Join(spec.Root.Path, "tmp/ready"))
+		return err == nil
+	})
+	got, st := execOut(t, cfg, p.Pid, execProc(cfg, "grep", "-E", "^(NoNewPrivs|Seccomp):", "/proc/self/status"))
+	if st.Code != 0 || got != "NoNewPrivs:\t0\nSeccomp:\t2\n" {
+		t.Errorf("exec without no_new_privs: %q (exit %d)", got, st.Code)
+	}
+}

@@ -51,6 +51,9 @@ func busyboxRootfs(t testing.TB) string {
 			t.Fatal(err)
 		}
 	}
+	if err := os.Chmod(filepath.Join(root, "tmp"), 0o1777); err != nil {
+		t.Fatal(err)
+	}
 	data, err := os.ReadFile(bb)
 	if err != nil {
 		t.Fatal(err)
