@@ -44,6 +44,9 @@ type Options struct {
 	RunDir string
 	// Binary is the kedge executable for supervisors; empty: this executable.
 	Binary string
+	// InitBinary is the static kedge executable mounted into containers that
+	// ask for --init; empty: Binary.
+	InitBinary string
 	// Images configure registry access.
 	Images image.Options
 	// DefaultPidsLimit (default 4096; negative: none) and DefaultMemory apply
@@ -114,6 +117,9 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 			return nil, fmt.Errorf("find the kedge executable: %w", err)
 		}
 		opts.Binary = exe
+	}
+	if opts.InitBinary == "" {
+		opts.InitBinary = opts.Binary
 	}
 	for _, d := range []string{opts.DataDir, filepath.Join(opts.DataDir, "containers")} {
 		if err := os.MkdirAll(d, 0o711); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,11 @@ func TestMain(m *testing.M) {
 	if code, ok := reexec.Dispatch(os.Args); ok {
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if staticPath != "" {
+		os.RemoveAll(filepath.Dir(staticPath))
+	}
+	os.Exit(code)
 }
 
 const busybox = "busybox:test"
@@ -33,6 +38,8 @@ type testEngine struct {
 	t       *testing.T
 	dataDir string
 	runDir  string
+	// initBinary overrides the engine's InitBinary when set.
+	initBinary string
 }
 
 func newTestEngine(t *testing.T) *testEngine {
@@ -62,7 +69,7 @@ func newTestEngine(t *testing.T) *testEngine {
 
 func (te *testEngine) open() {
 	te.t.Helper()
-	e, err := New(context.Background(), Options{DataDir: te.dataDir, RunDir: te.runDir, Logger: testLogger(te.t)})
+	e, err := New(context.Background(), Options{DataDir: te.dataDir, RunDir: te.runDir, InitBinary: te.initBinary, Logger: testLogger(te.t)})
 	if err != nil {
 		te.t.Fatalf("open engine: %v", err)
 	}
@@ -385,4 +392,12 @@ func TestNameClashAndBadInput(t *testing.T) {
 	if n := len(te.List(true)); n != 1 {
 		t.Fatalf("%d containers after failed creates, want 1", n)
 	}
+}
+
+func testimageLayer(t *testing.T, i int) []byte {
+	return testimage.TarLayer(t, map[string]string{"layers/" + strconv.Itoa(i): strconv.Itoa(i) + "\n"})
+}
+
+func importMany(t *testing.T, te *testEngine, layers [][]byte) {
+	testimage.BusyboxInto(t, te.images, "many:test", nil, layers...)
 }

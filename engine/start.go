@@ -159,7 +159,7 @@ func (e *Engine) prepareSpec(rec *record, img *image.Image, rootfs string) (*spe
 		HostNofileHard: hostRlimitHard("RLIMIT_NOFILE"), HostRlimitHard: hostRlimitHard,
 		Mounts: mounts, EtcFiles: etc, Devices: devices,
 		DefaultPidsLimit: e.opts.DefaultPidsLimit, DefaultMemory: e.opts.DefaultMemory,
-		InitBinary: e.opts.Binary,
+		InitBinary: e.opts.InitBinary,
 	})
 	if err != nil {
 		return nil, nil, err

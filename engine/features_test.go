@@ -1,0 +1,204 @@
+package engine
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"kedge/api"
+)
+
+func TestUserMountsAndReadOnlyRootfs(t *testing.T) {
+	te := newTestEngine(t)
+	host := t.TempDir()
+	os.WriteFile(filepath.Join(host, "in.txt"), []byte("from host\n"), 0o644)
+	code, out, errOut := te.runToExit(api.ContainerConfig{
+		User: "app",
+		Cmd:  sh(`id -u; id -g; cat /host/in.txt; echo w > /scratch/f && echo tmpfs-ok; touch /rootfile 2>/dev/null || echo rootfs-ro; grep ' /scratch ' /proc/mounts | cut -d' ' -f3`),
+		Mounts: []api.Mount{
+			{Type: "bind", Source: host, Target: "/host", ReadOnly: true},
+			{Type: "tmpfs", Target: "/scratch", TmpfsSize: 1 << 20, TmpfsMode: 0o1777},
+		},
+		Security: api.Security{ReadOnlyRootfs: true},
+	})
+	want := "1000\n1000\nfrom host\ntmpfs-ok\nrootfs-ro\ntmpfs\n"
+	if code != 0 || out != want {
+		t.Fatalf("exit %d, out %q (stderr %q), want %q", code, out, errOut, want)
+	}
+}
+
+func TestInitReapsAndForwardsSignals(t *testing.T) {
+	te := newTestEngine(t)
+	// The init runs inside the container, so it must be the static kedge
+	// binary, not this (possibly cgo-linked) test binary.
+	te.Close()
+	te.initBinary = staticKedge(t)
+	te.open()
+	id := te.run(api.ContainerConfig{Init: true, Cmd: sh("trap 'exit 0' TERM; while true; do sleep 0.05; done")})
+	var out bytes.Buffer
+	if code, err := te.Exec(context.Background(), id, &api.ExecConfig{Cmd: sh("cat /proc/1/cmdline | tr '\\0' ' '")}, ExecIO{Stdout: &out}); err != nil || code != 0 {
+		t.Fatalf("exec: %d %v", code, err)
+	}
+	if !strings.HasPrefix(out.String(), "/sbin/kedge-init") {
+		t.Fatalf("pid 1 is %q, want kedge-init", out.String())
+	}
+	ten := 10
+	start := time.Now()
+	if err := te.Stop(context.Background(), id, &ten); err != nil {
+		t.Fatal(err)
+	}
+	if c := mustInspect(t, te, id); c.State.ExitCode != 0 || time.Since(start) > 5*time.Second {
+		t.Fatalf("stop through the init: exit %d after %v; want the TERM forwarded and exit 0", c.State.ExitCode, time.Since(start))
+	}
+}
+
+var (
+	staticOnce sync.Once
+	staticPath string
+	staticErr  error
+)
+
+// staticKedge builds the kedge binary with CGO_ENABLED=0, once per test run.
+func staticKedge(t *testing.T) string {
+	staticOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "kedge-static")
+		if err != nil {
+			staticErr = err
+			return
+		}
+		staticPath = filepath.Join(dir, "kedge")
+		cmd := exec.Command("go", "build", "-o", staticPath, "kedge")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			staticErr = fmt.Errorf("%v: %s", err, out)
+		}
+	})
+	if staticErr != nil {
+		t.Fatalf("build a static kedge: %v", staticErr)
+	}
+	return staticPath
+}
+
+func TestPauseTopStats(t *testing.T) {
+	te := newTestEngine(t)
+	id := te.run(api.ContainerConfig{Cmd: []string{"sleep", "60"}, Resources: api.Resources{Memory: 32 << 20}})
+	ctx := context.Background()
+	top, err := te.Top(id)
+	if err != nil || len(top.Processes) != 1 || !strings.Contains(top.Processes[0][4], "sleep 60") {
+		t.Fatalf("top = %+v %v", top, err)
+	}
+	st, err := te.Stats(id)
+	if err != nil || st.MemoryLimit != 32<<20 || st.PidsCurrent != 1 {
+		t.Fatalf("stats = %+v %v; want the 32 MiB limit and 1 pid", st, err)
+	}
+	if err := te.Pause(ctx, id, true); err != nil {
+		t.Fatal(err)
+	}
+	if c := mustInspect(t, te, id); c.State.Status != api.StatePaused {
+		t.Fatalf("status after pause: %s", c.State.Status)
+	}
+	if fs, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/freezer", te.cgroupParent(), id, "freezer.state")); err == nil {
+		if strings.TrimSpace(string(fs)) != "FROZEN" {
+			t.Fatalf("freezer.state = %q after pause, want FROZEN", fs)
+		}
+	} else if fs, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", te.cgroupParent(), id, "cgroup.freeze")); err != nil || strings.TrimSpace(string(fs)) != "1" {
+		t.Fatalf("no frozen cgroup after pause: %q %v", fs, err)
+	}
+	if err := te.Pause(ctx, id, false); err != nil {
+		t.Fatal(err)
+	}
+	if c := mustInspect(t, te, id); c.State.Status != api.StateRunning {
+		t.Fatalf("status after unpause: %s", c.State.Status)
+	}
+}
+
+func TestCopyInAndOut(t *testing.T) {
+	te := newTestEngine(t)
+	id := te.run(api.ContainerConfig{Cmd: []string{"sleep", "60"}})
+	ctx := context.Background()
+	var in bytes.Buffer
+	tw := tar.NewWriter(&in)
+	body := "copied in\n"
+	tw.WriteHeader(&tar.Header{Name: "sub/file.txt", Mode: 0o640, Size: int64(len(body)), Typeflag: tar.TypeReg})
+	tw.Write([]byte(body))
+	// A hostile entry: it must land inside the container, not on the host.
+	tw.WriteHeader(&tar.Header{Name: "../../../../../../tmp/kedge-escape-test", Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
+	tw.Write([]byte("x"))
+	tw.Close()
+	if err := te.CopyTo(ctx, id, "/data", &in); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat("/tmp/kedge-escape-test"); err == nil {
+		os.Remove("/tmp/kedge-escape-test")
+		t.Fatal("a ../ entry escaped the container")
+	}
+	var out bytes.Buffer
+	if code, _ := te.Exec(ctx, id, &api.ExecConfig{Cmd: []string{"cat", "/data/sub/file.txt"}}, ExecIO{Stdout: &out}); code != 0 || out.String() != body {
+		t.Fatalf("file copied in reads %q", out.String())
+	}
+	var arch bytes.Buffer
+	if err := te.CopyFrom(ctx, id, "/data/sub", &arch); err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(&arch)
+	found := false
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Name == "sub/file.txt" {
+			b, _ := io.ReadAll(tr)
+			found = string(b) == body
+		}
+	}
+	if !found {
+		t.Fatal("copy out lacks sub/file.txt")
+	}
+	// From a stopped container too.
+	zero := 0
+	te.Stop(ctx, id, &zero)
+	arch.Reset()
+	if err := te.CopyFrom(ctx, id, "/data/sub/file.txt", &arch); err != nil {
+		t.Fatalf("copy from a stopped container: %v", err)
+	}
+}
+
+func TestHealthcheckMarksHealthy(t *testing.T) {
+	te := newTestEngine(t)
+	id := te.run(api.ContainerConfig{Cmd: []string{"sleep", "60"}, Healthcheck: &api.HealthConfig{Test: []string{"CMD-SHELL", "test -e /tmp/ready"}, Interval: 100 * time.Millisecond, Retries: 2}})
+	waitFor(t, "unhealthy", 10*time.Second, func() bool {
+		h := mustInspect(t, te, id).State.Health
+		return h != nil && h.Status == "unhealthy"
+	})
+	te.Exec(context.Background(), id, &api.ExecConfig{Cmd: []string{"touch", "/tmp/ready"}}, ExecIO{})
+	waitFor(t, "healthy", 10*time.Second, func() bool {
+		h := mustInspect(t, te, id).State.Health
+		return h != nil && h.Status == "healthy"
+	})
+}
+
+func TestManyLayerImage(t *testing.T) {
+	te := newTestEngine(t)
+	var layers [][]byte
+	for i := 0; i < 70; i++ {
+		layers = append(layers, testimageLayer(t, i))
+	}
+	importMany(t, te, layers)
+	code, out, errOut := te.runToExit(api.ContainerConfig{Image: "many:test", Cmd: sh("cat /layers/69 /layers/0")})
+	if code != 0 || out != "69\n0\n" {
+		t.Fatalf("70-layer image: exit %d, %q %q", code, out, errOut)
+	}
+}
