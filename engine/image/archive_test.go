@@ -327,3 +327,20 @@ func importSeeds(t testing.TB) [][]byte {
 	})
 	return [][]byte{save, gzipBytes(t, save), oci, newTar(t).file("manifest.json", `[{"Config":"c"}]`).bytes()}
 }
+
+func TestImportLegacyRepositoriesFile(t *testing.T) {
+	layer := newTar(t).file("hello", "world").bytes()
+	cfg := `{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["` + sha256Digest(layer) + `"]}}`
+	archive := newTar(t).
+		file("c0ffee.json", cfg).
+		dir("abc123/").
+		file("abc123/layer.tar", string(layer)).
+		file("manifest.json", `[{"Config":"c0ffee.json","RepoTags":null,"Layers":["abc123/layer.tar"]}]`).
+		file("repositories", `{"old/name":{"v1":"abc123"}}`).
+		bytes()
+	s := newStore(t, Options{})
+	img := importOne(t, s, archive)
+	if !slices.Equal(img.RepoTags, []string{"docker.io/old/name:v1"}) || img.ID != sha256Digest([]byte(cfg)) {
+		t.Fatalf("imported %+v", img)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 )
 
@@ -383,6 +384,22 @@ func TestUnpackReportsDiffID(t *testing.T) {
 	}
 	if want := sha256Digest(data); res.DiffID.String() != want {
 		t.Fatalf("diff id %s, want %s", res.DiffID, want)
+	}
+	var zbuf bytes.Buffer
+	zw, err := zstd.NewWriter(&zbuf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sb2 := newSandbox(t)
+	res, err = sb2.unpack(t, zbuf.Bytes(), unpackLimits{})
+	if err != nil || res.DiffID.String() != sha256Digest(data) {
+		t.Fatalf("zstd layer: %v %v", res.DiffID, err)
 	}
 }
 
