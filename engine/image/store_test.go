@@ -184,18 +184,7 @@ func TestSeventyLayers(t *testing.T) {
 		}
 	}
 	// The dirs stack as overlayfs lowerdirs (top first) in one mount call.
-	lower := slices.Clone(dirs)
-	slices.Reverse(lower)
-	tmp := t.TempDir()
-	merged := filepath.Join(tmp, "merged")
-	if err := os.Mkdir(merged, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	opts := "lowerdir=" + strings.Join(lower, ":")
-	if err := unix.Mount("overlay", merged, "overlay", unix.MS_RDONLY, opts); err != nil {
-		t.Fatalf("overlay mount of 70 layers (%d bytes of options): %v", len(opts), err)
-	}
-	defer func() { _ = unix.Unmount(merged, unix.MNT_DETACH) }()
+	merged := mountLayers(t, s, img)
 	ents, err := os.ReadDir(filepath.Join(merged, "layer"))
 	if err != nil || len(ents) != 69 || ents[0].Name() != "01" {
 		t.Fatalf("merged view: %d entries (%v), first %v; want 69 with 00 whited out", len(ents), err, ents[:1])
@@ -363,5 +352,40 @@ func TestConcurrentImportsOfOneImage(t *testing.T) {
 	}
 	if n := layerCount(t, s); n != 4 {
 		t.Errorf("%d layer dirs, want 4", n)
+	}
+}
+
+// mountLayers mounts the image's layer dirs read-only with overlayfs and
+// returns the merged directory.
+func mountLayers(t *testing.T, s *Store, img *Image) string {
+	t.Helper()
+	dirs, err := s.LayerDirs(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lower := slices.Clone(dirs)
+	slices.Reverse(lower)
+	merged := filepath.Join(t.TempDir(), "merged")
+	if err := os.Mkdir(merged, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("overlay", merged, "overlay", unix.MS_RDONLY, "lowerdir="+strings.Join(lower, ":")); err != nil {
+		t.Fatalf("overlay mount: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(merged, unix.MNT_DETACH) })
+	return merged
+}
+
+func TestOverlaySeesWhiteoutsAndOpaqueDirs(t *testing.T) {
+	s := newStore(t, Options{})
+	img := create(t, s, "ovl",
+		newTar(t).file("var/cache/old", "o").file("etc/keep", "k").file("etc/gone", "g").bytes(),
+		newTar(t).dir("var/cache/").file("var/cache/.wh..wh..opq", "").file("var/cache/new", "n").file("etc/.wh.gone", "").bytes())
+	merged := mountLayers(t, s, img)
+	if got := readDirNames(t, filepath.Join(merged, "var/cache")); !slices.Equal(got, []string{"new"}) {
+		t.Errorf("opaque dir shows %v, want [new]", got)
+	}
+	if got := readDirNames(t, filepath.Join(merged, "etc")); !slices.Equal(got, []string{"keep"}) {
+		t.Errorf("etc shows %v, want [keep]", got)
 	}
 }
