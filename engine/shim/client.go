@@ -24,6 +24,8 @@ type Client struct {
 
 // Dial connects to the supervisor whose state directory is stateDir, after an
 // agent restart. It fails (with ErrNotRunning) when no supervisor serves there.
+// A supervisor that is finishing an exited container still answers: Wait
+// then returns the exit at once.
 func Dial(ctx context.Context, stateDir string) (*Client, error) {
 	c := &Client{stateDir: stateDir}
 	resp, err := c.simple(ctx, request{Op: opState})

@@ -113,8 +113,13 @@ func (s *supervisor) wait(c net.Conn, br *bufio.Reader) {
 	}
 }
 
+// signal sends sig to the init unless it was reaped: its pid may then be
+// reused. (Between the reaping and the flag being set is a window of
+// microseconds, not the seconds the shutdown takes.)
 func (s *supervisor) signal(sig syscall.Signal) error {
-	if s.exitState() != nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reaped {
 		return ErrNotRunning
 	}
 	if err := unix.Kill(s.pid, sig); err != nil {

@@ -111,6 +111,7 @@ type supervisor struct {
 	mu        sync.Mutex
 	exit      *Exit // set once exited is closed
 	exited    chan struct{}
+	reaped    bool // the init was reaped
 	finishing bool // no new exec sessions
 	conns     map[net.Conn]struct{}
 	sessions  sync.WaitGroup // exec sessions (their processes are our children)
@@ -291,6 +292,9 @@ func (s *supervisor) closeOutputs() {
 func (s *supervisor) supervise() {
 	status, werr := s.proc.Wait()
 	finished := time.Now().UTC()
+	s.mu.Lock()
+	s.reaped = true // the pid may be reused from now on: no more signals
+	s.mu.Unlock()
 	if !waitTimeout(&s.copiers, drainTimeout) {
 		s.log.Warn("output still open after the container exited; closing it")
 		s.closeOutputs()
