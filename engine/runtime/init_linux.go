@@ -22,6 +22,9 @@ import (
 const (
 	initConfigFd = 3
 	initErrorFd  = 4
+	// initBinaryFd is the sealed kedge binary the init was executed from
+	// (closed by the init with the other host descriptors).
+	initBinaryFd = 5
 )
 
 // InitMain is the entry point of "kedge __init": the container init inside new

@@ -82,9 +82,13 @@ func Start(ctx context.Context, cfg *Config, stdio Stdio) (_ *Process, retErr er
 		binary = "/proc/self/exe"
 	}
 	exePath := binary
+	extra := []*os.File{configR, errW}
 	if sealed, err := sealedBinary(binary); err == nil {
 		defer sealed.Close()
-		exePath = fmt.Sprintf("/proc/self/fd/%d", sealed.Fd())
+		// Passed at a fixed descriptor: os/exec's child may reuse other
+		// numbers for its own bookkeeping before it execs.
+		extra = append(extra, sealed)
+		exePath = fmt.Sprintf("/proc/self/fd/%d", initBinaryFd)
 	} else if !noMountAPI(err) {
 		configR.Close()
 		errW.Close()
@@ -97,7 +101,7 @@ func Start(ctx context.Context, cfg *Config, stdio Stdio) (_ *Process, retErr er
 		// single P and no GC make the short-lived Go runtime start and
 		// exec (which must reap every other thread) faster.
 		Env:         []string{"GOMAXPROCS=1", "GOGC=off"},
-		ExtraFiles:  []*os.File{configR, errW},
+		ExtraFiles:  extra,
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: plan.clone},
 	}
 	setStdio(cmd, stdio)
