@@ -16,7 +16,9 @@ import (
 
 // v1Subsystems are the controller hierarchies the runtime uses, as the
 // cgroups library names them.
-var v1Subsystems = [...]string{"cpuset", "devices", "memory", "cpu", "cpuacct", "pids", "blkio", "freezer"}
+func v1Subsystems() []string {
+	return []string{"cpuset", "devices", "memory", "cpu", "cpuacct", "pids", "blkio", "freezer"}
+}
 
 // cgroupV1 is a container's cgroup on a cgroup v1 (or hybrid) host.
 type cgroupV1 struct {
@@ -26,8 +28,8 @@ type cgroupV1 struct {
 }
 
 func newCgroupV1(root, path string) (*cgroupV1, error) {
-	c := &cgroupV1{path: path, root: root, paths: make(map[string]string, len(v1Subsystems))}
-	for _, name := range v1Subsystems {
+	c := &cgroupV1{path: path, root: root, paths: make(map[string]string, 8)}
+	for _, name := range v1Subsystems() {
 		if _, err := os.Stat(filepath.Join(root, name)); err != nil {
 			continue
 		}

@@ -20,14 +20,18 @@ import (
 // cfg.Spec.Linux.Seccomp), no_new_privs, rlimits, user and cwd. It needs no
 // binary inside the container besides proc.Args[0].
 //
-// It forks from a locked OS thread of the calling process that has joined the
-// container's namespaces and cgroup (v1: per thread; v2: CLONE_INTO_CGROUP
-// where the seccomp profile allows clone3, else right after the fork) and
-// taken on the bounding set, inheritable set, no_new_privs and seccomp filter;
-// the child inherits all of them. That thread is never handed back to the Go
-// scheduler. The calling process is made non-dumpable so that the forked
-// child, a copy of the kedge binary until it execs, cannot be opened through
-// /proc from inside the container. Rlimits are applied right after the fork.
+// It forks from a throwaway locked OS thread of the calling process that has
+// joined the container's cgroup (v1: per thread; v2: CLONE_INTO_CGROUP where
+// the seccomp profile and the user allow clone3 into it, else right after the
+// fork) and namespaces, and taken on proc's bounding set, user and groups,
+// capabilities, cwd (checked to be inside the container), no_new_privs and
+// the seccomp filter; the child inherits all of them. That thread is never
+// handed back to the Go scheduler. The calling process is made non-dumpable,
+// so the forked child, a copy of the kedge binary until it execs, cannot be
+// opened through /proc from inside the container, and every descriptor it
+// holds is marked close-on-exec. Rlimits are applied to the child right after
+// the fork, by the thread running as proc's user (so lowering them needs no
+// CAP_SYS_RESOURCE).
 func Exec(ctx context.Context, cfg *Config, initPid int, proc *specs.Process, stdio Stdio) (*Process, error) {
 	if cfg == nil || cfg.Spec == nil || cfg.Spec.Linux == nil {
 		return nil, errors.New("exec: no container spec")

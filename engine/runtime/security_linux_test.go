@@ -265,7 +265,7 @@ func TestStartMissingBinaryLeavesNothing(t *testing.T) {
 		t.Fatalf("start of a non-executable: %v, want ErrExecPermission", err)
 	}
 	// No cgroup directories left.
-	for _, sub := range v1Subsystems {
+	for _, sub := range v1Subsystems() {
 		p := filepath.Join(defaultCgroupRoot, sub, spec.Linux.CgroupsPath)
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("cgroup %s left behind", p)
