@@ -252,6 +252,7 @@ func TestFollowAcrossRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeLines(t, w, 0, 10)
+	fdsBefore := openFDs(t)
 	done := make(chan struct{})
 	var mu sync.Mutex
 	var got []string
@@ -270,6 +271,9 @@ func TestFollowAcrossRotation(t *testing.T) {
 	for i := 10; i < 2000; i += 200 {
 		writeLines(t, w, i, i+200)
 		waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == i+200-7 })
+	}
+	if n := openFDs(t); n > fdsBefore+2 {
+		t.Fatalf("the follower holds %d more descriptors after rotations", n-fdsBefore)
 	}
 	w.Close()
 	close(done)
@@ -391,4 +395,12 @@ func BenchmarkWrite(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func openFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
 }

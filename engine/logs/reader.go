@@ -92,6 +92,13 @@ func (r *reader) run(ctx context.Context) error {
 	if !r.opts.Follow {
 		return nil
 	}
+	// Following needs only the live file.
+	for _, f := range r.files {
+		if f != r.live {
+			f.f.Close()
+		}
+	}
+	r.files = nil
 	return r.follow(ctx)
 }
 
@@ -289,7 +296,6 @@ func (r *reader) checkRotation(ctx context.Context) (bool, error) {
 		}
 	}
 	r.live = live
-	r.files = append(r.files, live)
 	return true, nil
 }
 
