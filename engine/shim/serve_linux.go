@@ -150,6 +150,7 @@ func (s *supervisor) attach(c net.Conn, br *bufio.Reader, req request) {
 		return
 	}
 	fw := &frameWriter{w: c}
+	stdinOnce := req.Stdin && s.opts.StdinOnce && !s.opts.Tty
 	go func() { // ends when the connection is closed (by serve at the latest)
 		defer s.out.unsubscribe(sub) // the client went away: stop its output
 		var buf []byte
@@ -157,6 +158,9 @@ func (s *supervisor) attach(c net.Conn, br *bufio.Reader, req request) {
 			typ, p, err := readFrame(br, buf)
 			buf = p
 			if err != nil {
+				if stdinOnce { // the client went away: as if it closed stdin
+					s.closeStdin()
+				}
 				return
 			}
 			switch typ {
@@ -165,7 +169,7 @@ func (s *supervisor) attach(c net.Conn, br *bufio.Reader, req request) {
 					s.writeStdin(p)
 				}
 			case frameStdinClose:
-				if req.Stdin && s.opts.StdinOnce && !s.opts.Tty {
+				if stdinOnce {
 					s.closeStdin()
 				}
 			case frameResize:

@@ -29,9 +29,9 @@
 // With OpenStdin the container's stdin is a pipe the supervisor keeps open:
 // every attached client that sends stdin writes into it, and a client closing
 // its stdin does not close the container's (Docker's -i), except with
-// StdinOnce, where the first attached client to close its stdin closes the
-// container's (Docker's "run -i" without -d: the container sees EOF). With a
-// tty, stdin goes to the pty and is never closed.
+// StdinOnce, where the first attached client to close its stdin (or to go
+// away) closes the container's (Docker's "run -i" without -d: the container
+// sees EOF). With a tty, stdin goes to the pty and is never closed.
 //
 // # Protocol
 //
@@ -83,8 +83,9 @@ type Options struct {
 	// OpenStdin keeps the container's stdin open for attach (-i).
 	OpenStdin bool
 	// StdinOnce closes the container's stdin when the first attached client
-	// that sent stdin closes it (Docker's StdinOnce, set by "run -i" in the
-	// foreground). Without it stdin stays open across attaches.
+	// that sent stdin closes it or goes away (Docker's StdinOnce, set by
+	// "run -i" in the foreground). Without it stdin stays open across
+	// attaches.
 	StdinOnce bool
 	// HoldOutput keeps the container's output from its start until the
 	// first Attach, which receives it before the live output (up to 1 MiB;
