@@ -17,8 +17,15 @@ import (
 // startSleeper starts a default container that waits until /tmp/stop exists.
 func startSleeper(t *testing.T) (*Config, *Process) {
 	t.Helper()
+	return startSleeperNamed(t, "box")
+}
+
+// startSleeperNamed is startSleeper with a hostname.
+func startSleeperNamed(t *testing.T, hostname string) (*Config, *Process) {
+	t.Helper()
 	spec := testSpec(t, busyboxRootfs(t), "/bin/sh", "-c",
 		"echo $$ > /tmp/ready; while [ ! -e /tmp/stop ]; do usleep 10000; done")
+	spec.Hostname = hostname
 	cfg := newConfig(t, spec)
 	p, err := Start(context.Background(), cfg, Stdio{})
 	if err != nil {

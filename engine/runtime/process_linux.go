@@ -30,6 +30,18 @@ func (p *Process) Wait() (ExitStatus, error) {
 	return exitStatus(st.Sys().(syscall.WaitStatus)), nil
 }
 
+// Signal sends sig to the process. It goes through the process handle
+// (a pidfd where the kernel has them), so it cannot hit a recycled pid.
+func (p *Process) Signal(sig os.Signal) error {
+	if p == nil || p.proc == nil {
+		return errors.New("signal: no process")
+	}
+	if err := p.proc.Signal(sig); err != nil {
+		return fmt.Errorf("signal pid %d: %w", p.Pid, err)
+	}
+	return nil
+}
+
 // exitStatus converts a wait status to Docker's convention.
 func exitStatus(ws syscall.WaitStatus) ExitStatus {
 	if ws.Signaled() {

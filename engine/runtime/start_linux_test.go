@@ -60,7 +60,7 @@ func TestExitCodeAndSignal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(p.Pid, syscall.SIGKILL); err != nil {
+	if err := p.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := p.Wait(); err != nil || st.Code != 137 || st.Signal != syscall.SIGKILL {
@@ -253,5 +253,35 @@ func TestConcurrentStarts(t *testing.T) {
 		if got, want := readOut(t, outs[i]), fmt.Sprintf("0\n1\n2\nbox%d\n", i); got != want {
 			t.Errorf("container %d: %q, want %q (a descriptor of a sibling leaked?)", i, got, want)
 		}
+	}
+}
+
+// TestJoinNamespacesByPath is the pod shape: a second container joins the
+// first one's network, IPC, UTS and pid namespaces by path.
+func TestJoinNamespacesByPath(t *testing.T) {
+	needRoot(t)
+	_, sandbox := startSleeperNamed(t, "pod")
+	spec := testSpec(t, busyboxRootfs(t), "sh", "-c", "hostname; readlink /proc/self/ns/net; readlink /proc/self/ns/ipc; ps -o comm | grep -c sh")
+	for i, ns := range spec.Linux.Namespaces {
+		switch ns.Type {
+		case specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.PIDNamespace:
+			_, name, _ := nsFlag(ns.Type)
+			spec.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/%s", sandbox.Pid, name)
+		}
+	}
+	spec.Hostname = ""
+	out, st := run(t, newConfig(t, spec))
+	if st.Code != 0 {
+		t.Fatalf("exit %d: %s", st.Code, out)
+	}
+	netns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", sandbox.Pid))
+	ipcns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/ipc", sandbox.Pid))
+	want := "pod\n" + netns + "\n" + ipcns + "\n"
+	if !strings.HasPrefix(out, want) {
+		t.Errorf("joined container sees %q, want prefix %q", out, want)
+	}
+	// Its ps shows the sandbox's shell too: one pid namespace.
+	if !strings.HasSuffix(out, "2\n") {
+		t.Errorf("pid namespace not shared: %q", out)
 	}
 }

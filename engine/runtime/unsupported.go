@@ -5,6 +5,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -16,6 +17,9 @@ type Process struct{ Pid int }
 
 // Wait reports that containers need Linux.
 func (p *Process) Wait() (ExitStatus, error) { return ExitStatus{}, errUnsupported }
+
+// Signal reports that containers need Linux.
+func (p *Process) Signal(sig os.Signal) error { return errUnsupported }
 
 // Start reports that containers need Linux.
 func Start(ctx context.Context, cfg *Config, stdio Stdio) (*Process, error) {
