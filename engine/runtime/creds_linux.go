@@ -14,6 +14,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"kedge/security/profile"
 )
 
 // capsByName maps "CAP_CHOWN" style names to the capabilities the running
@@ -211,12 +213,7 @@ func installSeccomp(prog []bpf.RawInstruction) error {
 	if len(prog) == 0 {
 		return nil
 	}
-	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: (*unix.SockFilter)(unsafe.Pointer(&prog[0]))}
-	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&fprog)))
-	if errno != 0 {
-		return fmt.Errorf("load seccomp filter: %w", errno)
-	}
-	return nil
+	return profile.InstallFilter(prog)
 }
 
 // lookPath resolves name like execvp does, through PATH from env, in the
