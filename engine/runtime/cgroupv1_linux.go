@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/opencontainers/cgroups"
@@ -83,13 +82,15 @@ func (c *cgroupV1) addProc(pid int) error {
 	return nil
 }
 
-// addThread moves only the calling thread (tid) into the cgroup: v1 lets
-// threads sit in different cgroups, and a child forked by that thread is
-// born in them.
-func (c *cgroupV1) addThread(tid int) error {
+// addThread moves only the calling thread into the cgroup: v1 lets threads
+// sit in different cgroups, and a child forked by that thread is born in
+// them. The thread writes "0" (itself): the kernel then skips the global
+// threadgroup lock, whose RCU grace period makes other migrations cost
+// milliseconds.
+func (c *cgroupV1) addThread() error {
 	for name, dir := range c.paths {
-		if err := os.WriteFile(filepath.Join(dir, "tasks"), []byte(strconv.Itoa(tid)), 0); err != nil {
-			return fmt.Errorf("add thread %d to %s cgroup %s: %w", tid, name, c.path, err)
+		if err := os.WriteFile(filepath.Join(dir, "tasks"), []byte("0"), 0); err != nil {
+			return fmt.Errorf("add thread to %s cgroup %s: %w", name, c.path, err)
 		}
 	}
 	return nil
@@ -121,12 +122,13 @@ func (c *cgroupV1) openThreadReturn() ([]*os.File, error) {
 	return files, nil
 }
 
-// returnThread writes tid to the files from openThreadReturn and closes them.
-func returnThread(tid int, files []*os.File) error {
+// returnThread moves the calling thread back to the cgroups whose tasks
+// files openThreadReturn opened, and closes them.
+func returnThread(files []*os.File) error {
 	var first error
 	for _, f := range files {
-		if _, err := f.WriteString(strconv.Itoa(tid)); err != nil && first == nil {
-			first = fmt.Errorf("return thread %d to %s: %w", tid, f.Name(), err)
+		if _, err := f.WriteString("0"); err != nil && first == nil {
+			first = fmt.Errorf("return thread to %s: %w", f.Name(), err)
 		}
 		f.Close()
 	}

@@ -139,7 +139,7 @@ func (e *execer) run() execResult {
 	}
 	// The thread is about to die, but until it does it must not count as a
 	// member of the container's cgroup.
-	if err := returnThread(unix.Gettid(), e.returnTo); err != nil && r.err == nil {
+	if err := returnThread(e.returnTo); err != nil && r.err == nil {
 		r.err = err
 	}
 	return r
@@ -167,7 +167,7 @@ func (e *execer) fork() execResult {
 			return execResult{err: err}
 		}
 		e.returnTo = files
-		if err := v1.addThread(unix.Gettid()); err != nil {
+		if err := v1.addThread(); err != nil {
 			return execResult{err: err}
 		}
 	}

@@ -193,11 +193,11 @@ func startOnThread(cmd *exec.Cmd, join []specs.LinuxNamespace, v1 *cgroupV1) err
 				return
 			}
 			defer func() {
-				if rerr := returnThread(unix.Gettid(), back); rerr != nil && err == nil {
+				if rerr := returnThread(back); rerr != nil && err == nil {
 					err = rerr
 				}
 			}()
-			if err = v1.addThread(unix.Gettid()); err != nil {
+			if err = v1.addThread(); err != nil {
 				return
 			}
 		}
