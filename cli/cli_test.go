@@ -617,3 +617,66 @@ func TestStatsMath(t *testing.T) {
 		t.Errorf("stats table:\n%s", buf.String())
 	}
 }
+
+func TestExecExitCodes(t *testing.T) {
+	fa := newFakeAgent(t)
+	code, stdout, _ := run(t, "", "-H", fa.host, "exec", "-u", "nobody", "-e", "X=1", "web", "ls", "-l", "/")
+	if code != 0 || stdout != "exec:ls -l / env:X=1 user:nobody\n" {
+		t.Errorf("exec: exit %d, stdout %q", code, stdout)
+	}
+	if code, _, _ := run(t, "", "-H", fa.host, "exec", "web", "exit", "42"); code != 42 {
+		t.Errorf("exec exit 42: exit %d", code)
+	}
+	code, _, stderr := run(t, "", "-H", fa.host, "exec", "web", "missing")
+	if code != ExitNotFound || !strings.HasPrefix(stderr, "kedge: ") || !strings.Contains(stderr, "executable file not found") {
+		t.Errorf("exec of a missing command: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestInspectFallsBackToImage(t *testing.T) {
+	fa := newFakeAgent(t)
+	code, stdout, _ := run(t, "", "-H", fa.host, "inspect", "web", "busybox")
+	var out []map[string]any
+	if err := json.Unmarshal([]byte(stdout), &out); code != 0 || err != nil || len(out) != 2 {
+		t.Fatalf("inspect: exit %d, %v, %q", code, err, stdout)
+	}
+	if out[0]["name"] != "web" || out[1]["repo_tags"] == nil {
+		t.Errorf("inspect web busybox = %q", stdout)
+	}
+	code, stdout, stderr := run(t, "", "-H", fa.host, "inspect", "nothing")
+	if code != ExitEngine || strings.TrimSpace(stdout) != "[]" || !strings.Contains(stderr, "no such container or image") {
+		t.Errorf("inspect of nothing: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+func TestCopyBothWays(t *testing.T) {
+	fa := newFakeAgent(t)
+	src := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(src, []byte("hello container"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	// Local -> container, to a path that does not exist there yet: renamed.
+	if code, _, stderr := run(t, "", "-H", fa.host, "cp", src, "web:/srv/renamed.txt"); code != 0 {
+		t.Fatalf("cp to container: exit %d, %q", code, stderr)
+	}
+	fa.mu.Lock()
+	dir, archive := fa.archiveDir, fa.archive
+	fa.mu.Unlock()
+	hdr, err := tar.NewReader(bytes.NewReader(archive)).Next()
+	if err != nil || dir != "/srv" || hdr.Name != "renamed.txt" || hdr.Mode&0o777 != 0o640 {
+		t.Errorf("cp sent dir %q, entry %+v, %v", dir, hdr, err)
+	}
+	// Container -> local: the archive the container holds comes back.
+	dst := t.TempDir()
+	if code, _, stderr := run(t, "", "-H", fa.host, "cp", "web:/srv/renamed.txt", dst); code != 0 {
+		t.Fatalf("cp from container: exit %d, %q", code, stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, "renamed.txt")); err != nil || string(b) != "hello container" {
+		t.Errorf("copied back: %q, %v", b, err)
+	}
+	// To stdout as a tar stream.
+	code, stdout, _ := run(t, "", "-H", fa.host, "cp", "web:/srv/renamed.txt", "-")
+	if code != 0 || !bytes.Equal([]byte(stdout), archive) {
+		t.Errorf("cp to -: exit %d, %d bytes", code, len(stdout))
+	}
+}

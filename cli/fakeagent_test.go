@@ -29,11 +29,14 @@ type fakeAgent struct {
 
 	mu         sync.Mutex
 	calls      []string // "METHOD path" in order
+	resizes    []api.ResizeFrame
 	created    []api.ContainerConfig
 	images     map[string]bool
 	containers []api.Container
 	logs       []api.LogEntry
 	started    map[string]chan struct{}
+	archive    []byte // what the last PUT archive carried, and what GET archive answers
+	archiveDir string
 }
 
 const fakeID = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -162,6 +165,33 @@ func (fa *fakeAgent) routes() http.Handler {
 		w.WriteHeader(204)
 	})
 	mux.HandleFunc("POST /v1/containers/{id}/attach", fa.attach)
+	mux.HandleFunc("POST /v1/containers/{id}/exec", fa.exec)
+	mux.HandleFunc("GET /v1/containers/{id}", func(w http.ResponseWriter, r *http.Request) {
+		fa.record(r)
+		if r.PathValue("id") != "web" {
+			writeJSONResp(w, 404, api.Error{Message: "no such container " + r.PathValue("id")})
+			return
+		}
+		writeJSONResp(w, 200, api.Container{ID: fakeID, Name: "web", Image: "busybox", State: api.ContainerState{Status: api.StateRunning, Running: true}})
+	})
+	mux.HandleFunc("GET /v1/containers/{id}/archive", func(w http.ResponseWriter, r *http.Request) {
+		fa.record(r)
+		fa.mu.Lock()
+		defer fa.mu.Unlock()
+		if fa.archive == nil {
+			writeJSONResp(w, 404, api.Error{Message: "no such path " + r.URL.Query().Get("path")})
+			return
+		}
+		_, _ = w.Write(fa.archive)
+	})
+	mux.HandleFunc("PUT /v1/containers/{id}/archive", func(w http.ResponseWriter, r *http.Request) {
+		fa.record(r)
+		b, _ := io.ReadAll(r.Body)
+		fa.mu.Lock()
+		fa.archive, fa.archiveDir = b, r.URL.Query().Get("path")
+		fa.mu.Unlock()
+		w.WriteHeader(204)
+	})
 	mux.HandleFunc("DELETE /v1/containers/{id}", func(w http.ResponseWriter, r *http.Request) {
 		fa.record(r)
 		w.WriteHeader(204)
@@ -174,7 +204,7 @@ func (fa *fakeAgent) routes() http.Handler {
 }
 
 // attach hijacks the connection; once the container is started it echoes
-// stdin (when asked), then writes the command to stdout, "err" to stderr and
+// stdin (when asked) and records resize frames, then writes the command to stdout, "err" to stderr and
 // an exit frame whose code is the container's "exit" label.
 func (fa *fakeAgent) attach(w http.ResponseWriter, r *http.Request) {
 	fa.record(r)
@@ -203,8 +233,18 @@ func (fa *fakeAgent) attach(w http.ResponseWriter, r *http.Request) {
 			if err != nil || kind == api.FrameStdinClose {
 				break
 			}
+			if kind == api.FrameResize {
+				var rf api.ResizeFrame
+				_ = json.Unmarshal(payload, &rf)
+				fa.mu.Lock()
+				fa.resizes = append(fa.resizes, rf)
+				fa.mu.Unlock()
+			}
 			if kind == api.FrameStdin {
 				_, _ = out[0].Write(payload)
+				if cfg.Tty && strings.Contains(string(payload), "q") {
+					break // a terminal in raw mode has no EOF: "q" ends the session
+				}
 			}
 		}
 	}
@@ -212,5 +252,32 @@ func (fa *fakeAgent) attach(w http.ResponseWriter, r *http.Request) {
 	_, _ = fmt.Fprint(out[1], "err\n")
 	code, _ := strconv.Atoi(cfg.Labels["exit"])
 	b, _ := json.Marshal(api.ExitFrame{ExitCode: code})
+	_ = api.WriteFrame(conn, api.FrameExit, b)
+}
+
+// exec hijacks the connection and answers by the command: "exit N" exits N,
+// "missing" is a command that does not exist, anything else prints itself.
+func (fa *fakeAgent) exec(w http.ResponseWriter, r *http.Request) {
+	fa.record(r)
+	var cfg api.ExecConfig
+	_ = json.NewDecoder(r.Body).Decode(&cfg)
+	conn, brw, err := w.(http.Hijacker).Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + api.UpgradeProtocol + "\r\n\r\n")
+	_ = brw.Flush()
+	out := api.NewFrameWriters(conn, api.FrameStdout)
+	ef := api.ExitFrame{}
+	switch {
+	case len(cfg.Cmd) == 2 && cfg.Cmd[0] == "exit":
+		ef.ExitCode, _ = strconv.Atoi(cfg.Cmd[1])
+	case len(cfg.Cmd) > 0 && cfg.Cmd[0] == "missing":
+		ef = api.ExitFrame{ExitCode: 127, Kind: "not-found", Error: `exec: "missing": executable file not found in $PATH`}
+	default:
+		_, _ = fmt.Fprintf(out[0], "exec:%s env:%s user:%s\n", strings.Join(cfg.Cmd, " "), strings.Join(cfg.Env, ","), cfg.User)
+	}
+	b, _ := json.Marshal(ef)
 	_ = api.WriteFrame(conn, api.FrameExit, b)
 }
