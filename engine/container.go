@@ -59,6 +59,10 @@ type container struct {
 	stopHealth context.CancelFunc
 	// removed is set once the container is deleted.
 	removed bool
+	// attachPending is set when a client attached before the start (the
+	// `run` flow): the next start holds the output for that attach, and
+	// attachStdin closes the container's stdin when that client's does.
+	attachPending, attachStdin bool
 }
 
 func (c *container) snapshot() record {

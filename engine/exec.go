@@ -23,6 +23,9 @@ import (
 type ExecIO struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Resize delivers terminal sizes for a tty exec; the first one received
+	// before the start is its initial size.
+	Resize <-chan api.ResizeFrame
 }
 
 // Exec runs a process in a running container, under the container's
@@ -49,7 +52,36 @@ func (e *Engine) Exec(ctx context.Context, ref string, cfg *api.ExecConfig, stdi
 	if err != nil {
 		return 0, err
 	}
-	code, err := client.Exec(ctx, shim.ExecOptions{Process: proc, Tty: cfg.Tty, Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr, Detach: cfg.Detach})
+	opts := shim.ExecOptions{Process: proc, Tty: cfg.Tty, Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr, Detach: cfg.Detach}
+	if cfg.Tty && stdio.Resize != nil {
+		sizes := make(chan shim.WindowSize, 4)
+		opts.Resize = sizes
+		select { // an initial size sent with the request
+		case r := <-stdio.Resize:
+			opts.Size = shim.WindowSize{Width: r.Width, Height: r.Height}
+		default:
+		}
+		fwdCtx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			for {
+				select {
+				case <-fwdCtx.Done():
+					return
+				case r, ok := <-stdio.Resize:
+					if !ok {
+						return
+					}
+					select {
+					case sizes <- shim.WindowSize{Width: r.Width, Height: r.Height}:
+					case <-fwdCtx.Done():
+						return
+					}
+				}
+			}
+		}()
+	}
+	code, err := client.Exec(ctx, opts)
 	switch {
 	case errors.Is(err, runtime.ErrExecNotFound):
 		return 127, fmt.Errorf("exec %q: %v: %w", cfg.Cmd[0], err, api.ErrCommandNotFound)

@@ -106,6 +106,22 @@ func (e *Engine) Attach(ctx context.Context, ref string, aio AttachIO) error {
 	return err
 }
 
+// ExpectAttach tells the engine that an attach to a container that has not
+// started yet is coming (the `run` flow: create, attach, start), so that the
+// start keeps the container's first output for it. Call it before answering
+// the client that will then start the container.
+func (e *Engine) ExpectAttach(ref string, stdin bool) {
+	c, err := e.lookup(ref)
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.shim == nil && (c.rec.State.Status == api.StateCreated || !c.rec.State.Running) {
+		c.attachPending, c.attachStdin = true, stdin
+	}
+}
+
 // Resize sets a running container's terminal size.
 func (e *Engine) Resize(ctx context.Context, ref string, width, height uint16) error {
 	c, err := e.lookup(ref)

@@ -94,7 +94,12 @@ func (e *Engine) startLocked(ctx context.Context, c *container) error {
 		maxFiles = e.opts.DefaultLogMaxFiles
 	}
 	startedAt := time.Now().UTC()
+	c.mu.Lock()
+	hold, stdinOnce := c.attachPending, c.attachStdin && rec.Config.OpenStdin
+	c.attachPending, c.attachStdin = false, false
+	c.mu.Unlock()
 	client, err := shim.Start(ctx, shim.Options{
+		HoldOutput: hold, StdinOnce: stdinOnce,
 		ID: rec.ID, BundleDir: dir, StateDir: stateDir, ExitFile: filepath.Join(dir, "exit.json"),
 		LogPath: e.logPath(rec.ID), LogMaxSize: maxSize, LogMaxFiles: maxFiles,
 		Tty: rec.Config.Tty, OpenStdin: rec.Config.OpenStdin, Binary: e.opts.Binary,

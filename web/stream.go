@@ -121,6 +121,7 @@ func (s *Server) attachContainer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	s.eng.ExpectAttach(id, boolQuery(r, "stdin"))
 	h, err := upgrade(w, r, boolQuery(r, "stdin"))
 	if err != nil {
 		writeError(w, err)
@@ -172,6 +173,6 @@ func (s *Server) execContainer(w http.ResponseWriter, r *http.Request) {
 	if cfg.Detach {
 		stdout, stderr = nil, nil
 	}
-	code, err := s.eng.Exec(h.ctx, id, &cfg, engine.ExecIO{Stdin: h.stdinReader(), Stdout: stdout, Stderr: stderr})
+	code, err := s.eng.Exec(h.ctx, id, &cfg, engine.ExecIO{Stdin: h.stdinReader(), Stdout: stdout, Stderr: stderr, Resize: h.resize})
 	h.finish(code, err)
 }
