@@ -18,7 +18,8 @@ import (
 // Exec runs proc inside the running container whose init is initPid: all of its
 // namespaces and its cgroup, under proc's capabilities, seccomp (from
 // cfg.Spec.Linux.Seccomp), no_new_privs, rlimits, user and cwd. It needs no
-// binary inside the container besides proc.Args[0].
+// binary inside the container besides proc.Args[0]. A proc without
+// capabilities gets the container's (Spec.Process.Capabilities).
 //
 // It forks from a throwaway locked OS thread of the calling process that has
 // joined the container's cgroup (v1: per thread; v2: CLONE_INTO_CGROUP where
@@ -43,6 +44,12 @@ func Exec(ctx context.Context, cfg *Config, initPid int, proc *specs.Process, st
 		return nil, fmt.Errorf("exec in container %s: %w", cfg.ID, err)
 	}
 	spec := cfg.Spec
+	if proc.Capabilities == nil && spec.Process != nil && spec.Process.Capabilities != nil {
+		// Never more than the container's own init was given.
+		p := *proc
+		p.Capabilities = spec.Process.Capabilities
+		proc = &p
+	}
 	filter, err := compileSeccomp(spec.Linux.Seccomp)
 	if err != nil {
 		return nil, fmt.Errorf("exec in container %s: %w", cfg.ID, err)

@@ -131,6 +131,12 @@ func TestExecMissingBinary(t *testing.T) {
 	if !errors.Is(err, ErrExecPermission) {
 		t.Fatalf("exec of a non-executable: %v, want ErrExecPermission", err)
 	}
+	// A process spec without capabilities gets the container's, not the
+	// caller's full set.
+	out, _ := execOut(t, cfg, init.Pid, &specs.Process{Args: []string{"grep", "CapBnd", "/proc/self/status"}, Cwd: "/"})
+	if statusLine(out, "CapBnd") != dockerCapMask {
+		t.Errorf("exec without capabilities: %q", out)
+	}
 }
 
 func TestExecUserAndExitCode(t *testing.T) {
