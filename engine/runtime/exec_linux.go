@@ -19,7 +19,9 @@ import (
 // namespaces and its cgroup, under proc's capabilities, seccomp (from
 // cfg.Spec.Linux.Seccomp), no_new_privs, rlimits, user and cwd. It needs no
 // binary inside the container besides proc.Args[0]. A proc without
-// capabilities gets the container's (Spec.Process.Capabilities).
+// capabilities gets the container's (Spec.Process.Capabilities). initPid must
+// not have been reaped yet (its pid could be reused); the caller that Started
+// it and has not returned from its Wait guarantees that.
 //
 // It forks from a throwaway locked OS thread of the calling process that has
 // joined the container's cgroup (v1: per thread; v2: CLONE_INTO_CGROUP where
