@@ -115,11 +115,24 @@ func compileSeccomp(s *specs.LinuxSeccomp) ([]bpf.RawInstruction, error) {
 
 // encodeInitConfig builds the init's configuration.
 func encodeInitConfig(spec *specs.Spec, filter []bpf.RawInstruction) ([]byte, error) {
-	s := *spec
-	linux := *spec.Linux
-	linux.Seccomp = nil
-	s.Linux = &linux
-	data, err := json.Marshal(initConfig{Spec: &s, Filter: encodeFilter(filter)})
+	// Only what the init uses: a smaller document and fewer types make the
+	// cold decode in the fresh init process noticeably cheaper.
+	s := &specs.Spec{
+		Process:    spec.Process,
+		Root:       spec.Root,
+		Hostname:   spec.Hostname,
+		Domainname: spec.Domainname,
+		Mounts:     spec.Mounts,
+		Linux: &specs.Linux{
+			Namespaces:        spec.Linux.Namespaces,
+			Devices:           spec.Linux.Devices,
+			Sysctl:            spec.Linux.Sysctl,
+			MaskedPaths:       spec.Linux.MaskedPaths,
+			ReadonlyPaths:     spec.Linux.ReadonlyPaths,
+			RootfsPropagation: spec.Linux.RootfsPropagation,
+		},
+	}
+	data, err := json.Marshal(initConfig{Spec: s, Filter: encodeFilter(filter)})
 	if err != nil {
 		return nil, fmt.Errorf("encode init config: %w", err)
 	}
