@@ -23,8 +23,9 @@
 //
 // How Start runs (start_linux.go, init_linux.go):
 //
-//	parent: validate, compile seccomp, create+configure cgroup
-//	        fork "kedge __init" with clone flags (from a throwaway thread that
+//	parent: validate, compile seccomp, create+configure cgroup,
+//	        open the kedge binary through a detached read-only bind mount (fd 5)
+//	        fork "kedge __init" from that handle with clone flags (from a throwaway thread that
 //	        joined Path namespaces and, on v1, the cgroup; CLONE_INTO_CGROUP on v2)
 //	        -> config pipe (fd 3): spec + packed BPF program
 //	init:   non-dumpable, lock thread, read config, unshare cgroupns,
