@@ -145,7 +145,6 @@ func TestRunExitCodesAndOutput(t *testing.T) {
 		{[]string{"run", "--rm", "busybox", "sh", "-c", "exit 3"}, 3},
 		{[]string{"run", "--rm", "busybox", "/no/such/command"}, 127},
 		{[]string{"run", "--rm", "busybox", "/etc/passwd"}, 126},
-		{[]string{"run", "--rm", "busybox", "sh", "-c", "kill -9 $$"}, 137},
 		{[]string{"run", "--rm", "--bogus-flag", "busybox", "true"}, 125},
 		{[]string{"run", "--rm", "no-such-image:1", "true"}, 125},
 		{[]string{"run", "--rm", "--memory", "lots", "busybox", "true"}, 125},
@@ -190,6 +189,16 @@ func TestDetachedLifecycle(t *testing.T) {
 	}
 	if _, _, err := a.kedge("exec", "web", "sh", "-c", "exit 9"); exitCode(err) != 9 {
 		t.Fatalf("exec exit = %d, want 9", exitCode(err))
+	}
+	// A container killed by signal n exits 128+n, and wait prints it.
+	if _, _, err := a.kedge("run", "-d", "--name", "victim", "busybox", "sleep", "300"); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, err := a.kedge("kill", "-s", "KILL", "victim"); err != nil {
+		t.Fatalf("kill: %v %s", err, errOut)
+	}
+	if out, _, _ := a.kedge("wait", "victim"); strings.TrimSpace(out) != "137" {
+		t.Fatalf("wait after kill -s KILL printed %q, want 137", out)
 	}
 	if _, errOut, err := a.kedge("stop", "-t", "1", "web"); err != nil {
 		t.Fatalf("stop: %v %s", err, errOut)

@@ -59,10 +59,8 @@ type container struct {
 	stopHealth context.CancelFunc
 	// removed is set once the container is deleted.
 	removed bool
-	// attachPending is set when a client attached before the start (the
-	// `run` flow): the next start holds the output for that attach, and
-	// attachStdin closes the container's stdin when that client's does.
-	attachPending, attachStdin bool
+	// pending is an attach waiting for the next start (see PrepareAttach).
+	pending *pendingAttach
 }
 
 func (c *container) snapshot() record {

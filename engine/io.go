@@ -45,41 +45,73 @@ type AttachIO struct {
 	Resize <-chan api.ResizeFrame
 }
 
-// Attach connects streams to a container's main process until it exits or
-// ctx ends. Attaching to a created container waits for it to start, so that
-// `run` (create, attach, start) loses no output.
-func (e *Engine) Attach(ctx context.Context, ref string, aio AttachIO) error {
+// startedRun is a run of a container as an attach needs it.
+type startedRun struct {
+	client *shim.Client
+	exited chan struct{}
+}
+
+// pendingAttach is an attach made before the container started (the `run`
+// flow: create, attach, start); the start hands it the new run.
+type pendingAttach struct {
+	ready chan startedRun // receives the run, or is closed when the start fails
+	stdin bool
+}
+
+// Attachment is an attach prepared by PrepareAttach.
+type Attachment struct {
+	c       *container
+	run     startedRun
+	pending *pendingAttach
+}
+
+// PrepareAttach binds an attach to a container: to its current run when it
+// runs, else to its next start, which then keeps the container's first
+// output for this attach. Call it before telling the client to go on, so
+// that a start racing the attach loses nothing.
+func (e *Engine) PrepareAttach(ref string, stdin bool) (*Attachment, error) {
 	c, err := e.lookup(ref)
 	if err != nil {
-		return err
-	}
-	var client *shim.Client
-	for {
-		c.mu.Lock()
-		client, status := c.shim, c.rec.State.Status
-		removed := c.removed
-		c.mu.Unlock()
-		if client != nil || removed || (status != api.StateCreated && status != api.StateRestarting) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
+		return nil, err
 	}
 	c.mu.Lock()
-	client = c.shim
-	exited := c.exited
-	c.mu.Unlock()
-	if client == nil {
-		return fmt.Errorf("container %s is not running: %w", c.snapshot().Name, api.ErrConflict)
+	defer c.mu.Unlock()
+	a := &Attachment{c: c}
+	if c.shim != nil && c.rec.State.Running {
+		a.run = startedRun{client: c.shim, exited: c.exited}
+		return a, nil
 	}
+	if c.pending == nil {
+		c.pending = &pendingAttach{ready: make(chan startedRun, 1), stdin: stdin}
+	}
+	a.pending = c.pending
+	return a, nil
+}
+
+// Attach connects streams to the container's main process until it exits or
+// ctx ends, and then reports how the run ended (even when the container was
+// auto-removed meanwhile).
+func (a *Attachment) Attach(ctx context.Context, aio AttachIO) (*api.WaitResponse, error) {
+	if a.pending != nil {
+		select {
+		case run, ok := <-a.pending.ready:
+			if !ok {
+				r := a.c.snapshot() // the start failed: report how
+				return &api.WaitResponse{StatusCode: r.State.ExitCode, Error: r.State.Error}, nil
+			}
+			a.run = run
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	client, exited := a.run.client, a.run.exited
 	if aio.Resize != nil {
 		go func() {
 			for {
 				select {
 				case <-ctx.Done():
+					return
+				case <-exited:
 					return
 				case r, ok := <-aio.Resize:
 					if !ok {
@@ -90,36 +122,29 @@ func (e *Engine) Attach(ctx context.Context, ref string, aio AttachIO) error {
 			}
 		}()
 	}
-	err = client.Attach(ctx, shim.AttachOptions{Stdin: aio.Stdin, Stdout: aio.Stdout, Stderr: aio.Stderr})
-	if err != nil {
+	err := client.Attach(ctx, shim.AttachOptions{Stdin: aio.Stdin, Stdout: aio.Stdout, Stderr: aio.Stderr})
+	if err != nil && ctx.Err() == nil {
 		// The run may have ended (and its supervisor gone) just before the
 		// attach reached it: that is an attach to an exited container.
 		t := time.NewTimer(2 * time.Second)
 		defer t.Stop()
 		select {
 		case <-exited:
-			return nil
+			err = nil
 		case <-t.C:
 		case <-ctx.Done():
 		}
 	}
-	return err
-}
-
-// ExpectAttach tells the engine that an attach to a container that has not
-// started yet is coming (the `run` flow: create, attach, start), so that the
-// start keeps the container's first output for it. Call it before answering
-// the client that will then start the container.
-func (e *Engine) ExpectAttach(ref string, stdin bool) {
-	c, err := e.lookup(ref)
 	if err != nil {
-		return
+		return nil, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.shim == nil && (c.rec.State.Status == api.StateCreated || !c.rec.State.Running) {
-		c.attachPending, c.attachStdin = true, stdin
+	select {
+	case <-exited:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
+	r := a.c.snapshot()
+	return &api.WaitResponse{StatusCode: r.State.ExitCode, Error: r.State.Error}, nil
 }
 
 // Resize sets a running container's terminal size.

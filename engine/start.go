@@ -95,18 +95,22 @@ func (e *Engine) startLocked(ctx context.Context, c *container) error {
 	}
 	startedAt := time.Now().UTC()
 	c.mu.Lock()
-	hold, stdinOnce := c.attachPending, c.attachStdin && rec.Config.OpenStdin
-	c.attachPending, c.attachStdin = false, false
+	pending := c.pending
+	c.pending = nil
 	c.mu.Unlock()
 	client, err := shim.Start(ctx, shim.Options{
-		HoldOutput: hold, StdinOnce: stdinOnce,
+		HoldOutput: pending != nil, StdinOnce: pending != nil && pending.stdin && rec.Config.OpenStdin,
 		ID: rec.ID, BundleDir: dir, StateDir: stateDir, ExitFile: filepath.Join(dir, "exit.json"),
 		LogPath: e.logPath(rec.ID), LogMaxSize: maxSize, LogMaxFiles: maxFiles,
 		Tty: rec.Config.Tty, OpenStdin: rec.Config.OpenStdin, Binary: e.opts.Binary,
 	})
 	if err != nil {
 		os.RemoveAll(stateDir)
-		return fail(err)
+		err = fail(err)
+		if pending != nil {
+			close(pending.ready)
+		}
+		return err
 	}
 	exited := make(chan struct{})
 	c.mu.Lock()
@@ -124,6 +128,9 @@ func (e *Engine) startLocked(ctx context.Context, c *container) error {
 		e.log.Error("persist started container", "container", rec.ID[:12], "err", err)
 	}
 	e.emit("container", "start", rec.ID, map[string]string{"name": rec.Name})
+	if pending != nil {
+		pending.ready <- startedRun{client: client, exited: exited}
+	}
 	e.monitor(c, client, exited)
 	return nil
 }

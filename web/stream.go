@@ -116,27 +116,21 @@ func (h *hijacked) stdinReader() io.Reader {
 }
 
 func (s *Server) attachContainer(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if _, err := s.eng.Inspect(id); err != nil {
+	att, err := s.eng.PrepareAttach(r.PathValue("id"), boolQuery(r, "stdin"))
+	if err != nil {
 		writeError(w, err)
 		return
 	}
-	s.eng.ExpectAttach(id, boolQuery(r, "stdin"))
 	h, err := upgrade(w, r, boolQuery(r, "stdin"))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	err = s.eng.Attach(h.ctx, id, engine.AttachIO{Stdin: h.stdinReader(), Stdout: h.out[0], Stderr: h.out[1], Resize: h.resize})
-	if err != nil && h.ctx.Err() == nil && !errors.Is(err, api.ErrConflict) {
-		h.finish(0, err)
-		return
-	}
+	res, err := att.Attach(h.ctx, engine.AttachIO{Stdin: h.stdinReader(), Stdout: h.out[0], Stderr: h.out[1], Resize: h.resize})
 	if h.ctx.Err() != nil {
-		h.conn.Close()
+		h.conn.Close() // the client went away
 		return
 	}
-	res, err := s.eng.Wait(h.ctx, id)
 	if err != nil {
 		h.finish(0, err)
 		return
