@@ -9,10 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"kedge/api"
 )
@@ -200,5 +203,29 @@ func TestManyLayerImage(t *testing.T) {
 	code, out, errOut := te.runToExit(api.ContainerConfig{Image: "many:test", Cmd: sh("cat /layers/69 /layers/0")})
 	if code != 0 || out != "69\n0\n" {
 		t.Fatalf("70-layer image: exit %d, %q %q", code, out, errOut)
+	}
+}
+
+// The supervisor, whose forks enter containers on exec, runs the kedge
+// binary from a read-only mount: nothing in a container can write the host's
+// binary through /proc/PID/exe (CVE-2019-5736), even via a `#!/proc/self/exe`
+// script run by exec.
+func TestSupervisorBinaryIsReadOnly(t *testing.T) {
+	te := newTestEngine(t)
+	id := te.run(api.ContainerConfig{Cmd: []string{"sleep", "60"}})
+	pid := mustInspect(t, te, id).State.Pid
+	st, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	ppid := ""
+	for _, l := range strings.Split(string(st), "\n") {
+		if v, ok := strings.CutPrefix(l, "PPid:"); ok {
+			ppid = strings.TrimSpace(v)
+		}
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs("/proc/"+ppid+"/exe", &fs); err != nil {
+		t.Fatal(err)
+	}
+	if fs.Flags&unix.ST_RDONLY == 0 {
+		t.Fatalf("supervisor %s runs its binary from a writable mount (flags %#x)", ppid, fs.Flags)
 	}
 }

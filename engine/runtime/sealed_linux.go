@@ -10,13 +10,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sealedBinary opens path through a detached, read-only bind mount of it
+// SealedBinary opens path through a detached, read-only bind mount of it
 // (open_tree + mount_setattr). Executing the init through this handle makes
 // /proc/<init>/exe refer to a file on a read-only mount, so nothing in the
 // container can reopen the host's kedge binary for writing through it
 // (CVE-2019-5736), even in the instant before the init makes itself
 // non-dumpable. The mount vanishes with its last reference.
-func sealedBinary(path string) (*os.File, error) {
+func SealedBinary(path string) (*os.File, error) {
 	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("open_tree %s: %w", path, err)

@@ -317,7 +317,7 @@ func TestRlimitAboveHostHardLimitFails(t *testing.T) {
 func TestSealedBinary(t *testing.T) {
 	needRoot(t)
 	binary := copyTestBinary(t)
-	f, err := sealedBinary(binary)
+	f, err := SealedBinary(binary)
 	if err != nil {
 		t.Fatal(err)
 	}

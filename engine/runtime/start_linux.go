@@ -83,7 +83,7 @@ func Start(ctx context.Context, cfg *Config, stdio Stdio) (_ *Process, retErr er
 	}
 	exePath := binary
 	extra := []*os.File{configR, errW}
-	if sealed, err := sealedBinary(binary); err == nil {
+	if sealed, err := SealedBinary(binary); err == nil {
 		defer sealed.Close()
 		// Passed at a fixed descriptor: os/exec's child may reuse other
 		// numbers for its own bookkeeping before it execs.

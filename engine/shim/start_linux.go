@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"kedge/engine/runtime"
 )
 
 // Start launches a detached supervisor for the container and returns once the
@@ -72,6 +74,14 @@ func launch(ctx context.Context, opts Options, command string) (*Client, error) 
 		return nil, fmt.Errorf("start supervisor: %w", err)
 	}
 	cmd := exec.Command(binary, command, string(arg))
+	// The supervisor runs the kedge binary through a read-only, detached
+	// mount of it, so that no process it forks into a container (an exec of
+	// a `#!/proc/self/exe` script, say) can reopen the host's binary for
+	// writing through /proc/PID/exe (CVE-2019-5736).
+	if sealed, err := runtime.SealedBinary(binary); err == nil {
+		defer sealed.Close()
+		cmd.Path = fmt.Sprintf("/proc/self/fd/%d", sealed.Fd())
+	}
 	cmd.Stderr = diag
 	cmd.ExtraFiles = []*os.File{w} // fd 3: the ready pipe
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
