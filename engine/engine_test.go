@@ -35,7 +35,7 @@ const busybox = "busybox:test"
 // testEngine opens an engine on fresh directories with the busybox test image.
 type testEngine struct {
 	*Engine
-	t       *testing.T
+	t       testing.TB
 	dataDir string
 	runDir  string
 	// initBinary overrides the engine's InitBinary when set.
@@ -43,6 +43,12 @@ type testEngine struct {
 }
 
 func newTestEngine(t *testing.T) *testEngine {
+	return newEngineFor(t)
+}
+
+func newBenchEngine(b *testing.B) *testEngine { return newEngineFor(b) }
+
+func newEngineFor(t testing.TB) *testEngine {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("engine tests run real containers and need root")

@@ -28,19 +28,20 @@ func (e *Engine) monitor(c *container, client *shim.Client, exited chan struct{}
 		if ctx.Err() != nil {
 			return // the agent is stopping; the container keeps running
 		}
+		lost := err != nil
 		if err != nil {
 			// The supervisor is gone without telling us: use its exit file if it wrote one.
 			if exit, err = shim.ReadExit(filepath.Join(e.containerDir(c.snapshot().ID), "exit.json")); err != nil {
 				exit = &shim.Exit{Code: 255, FinishedAt: time.Now().UTC(), Error: "supervisor lost: " + err.Error()}
 			}
 		}
-		e.handleExit(c, exit, exited)
+		e.handleExit(c, exit, exited, lost)
 	})
 }
 
 // handleExit records how a run ended, tidies up, and restarts or removes the
 // container as its configuration says.
-func (e *Engine) handleExit(c *container, exit *shim.Exit, exited chan struct{}) {
+func (e *Engine) handleExit(c *container, exit *shim.Exit, exited chan struct{}, lost bool) {
 	c.mu.Lock()
 	if c.stopHealth != nil {
 		c.stopHealth()
@@ -68,8 +69,11 @@ func (e *Engine) handleExit(c *container, exit *shim.Exit, exited chan struct{})
 	if err := unmountRootfs(filepath.Join(dir, "rootfs")); err != nil {
 		e.log.Warn("unmount rootfs", "container", rec.ID[:12], "err", err)
 	}
-	if err := runtime.RemoveCgroup(e.cgroupParent() + "/" + rec.ID); err != nil && !errors.Is(err, os.ErrNotExist) {
-		e.log.Debug("remove cgroup", "container", rec.ID[:12], "err", err)
+	if lost {
+		// The supervisor, which removes the cgroup, is gone.
+		if err := runtime.RemoveCgroup(e.cgroupParent() + "/" + rec.ID); err != nil && !errors.Is(err, os.ErrNotExist) {
+			e.log.Debug("remove cgroup", "container", rec.ID[:12], "err", err)
+		}
 	}
 	os.RemoveAll(e.stateDir(rec.ID))
 	e.persist(c)

@@ -328,17 +328,19 @@ func (s *supervisor) supervise() {
 	if err := writeExit(s.opts.ExitFile, e); err != nil {
 		s.log.Error("record exit", "err", err)
 	}
-	if cg := s.cgroupsPath(); cg != "" {
-		if err := s.rt.RemoveCgroup(cg); err != nil {
-			s.log.Warn("remove cgroup", "err", err)
-		}
-	}
 	s.log.Info("container exited", "code", e.Code, "signal", e.Signal, "oom", e.OOMKilled)
 
 	s.mu.Lock()
 	s.exit = e
 	close(s.exited)
 	s.mu.Unlock()
+	// Waiters hear of the exit first; the cgroup goes right after (removing
+	// it takes a few ms on cgroup v1, where it spans every controller).
+	if cg := s.cgroupsPath(); cg != "" {
+		if err := s.rt.RemoveCgroup(cg); err != nil {
+			s.log.Warn("remove cgroup", "err", err)
+		}
+	}
 
 	if unclaimed := s.out.unclaimed(); unclaimed != nil {
 		t := time.NewTimer(s.linger)
