@@ -34,7 +34,7 @@ func (e *Engine) loadAndAdopt(ctx context.Context) error {
 	boot := bootID()
 	var restart []*container
 	for _, r := range recs {
-		c := &container{rec: r, exited: closedChan()}
+		c := &container{rec: r, exited: closedChan(), gone: make(chan struct{})}
 		e.containers[r.ID] = c
 		if !r.State.Running && r.State.Status != api.StateRestarting {
 			continue

@@ -57,8 +57,9 @@ type container struct {
 	exited chan struct{}
 	// stopHealth stops the health checker of the current run.
 	stopHealth context.CancelFunc
-	// removed is set once the container is deleted.
+	// removed is set once the container is deleted, and gone closed.
 	removed bool
+	gone    chan struct{}
 	// pending is an attach waiting for the next start (see PrepareAttach).
 	pending *pendingAttach
 }

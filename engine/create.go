@@ -67,7 +67,7 @@ func (e *Engine) Create(ctx context.Context, cfg *api.ContainerConfig) (*api.Cre
 		return nil, fmt.Errorf("container name %q is already in use: %w", name, api.ErrConflict)
 	}
 	rec.Name = name
-	c := &container{rec: rec, exited: closedChan()}
+	c := &container{rec: rec, exited: closedChan(), gone: make(chan struct{})}
 	e.containers[id] = c
 	e.mu.Unlock()
 

@@ -144,6 +144,16 @@ func (a *Attachment) Attach(ctx context.Context, aio AttachIO) (*api.WaitRespons
 		return nil, ctx.Err()
 	}
 	r := a.c.snapshot()
+	if r.Config.AutoRemove {
+		// `run --rm` returns once the container is gone, as Docker's does.
+		t := time.NewTimer(30 * time.Second)
+		defer t.Stop()
+		select {
+		case <-a.c.gone:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
 	return &api.WaitResponse{StatusCode: r.State.ExitCode, Error: r.State.Error}, nil
 }
 

@@ -200,6 +200,7 @@ func (e *Engine) Remove(ctx context.Context, ref string, force, volumes bool) er
 	c.mu.Lock()
 	c.removed = true
 	c.mu.Unlock()
+	defer close(c.gone)
 	dir := e.containerDir(rec.ID)
 	if err := unmountRootfs(filepath.Join(dir, "rootfs")); err != nil {
 		return err
