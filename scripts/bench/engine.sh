@@ -45,15 +45,17 @@ fi
 log "2. memory and size"
 agent_rss=$(rss_kb "$AGENT_PID")
 kedge_ run -d --name rss busybox:bench sleep 600 >/dev/null
-shim_pid=$(pgrep -f "__shim.*$(kedge_ inspect rss | jq -r .id)" | head -1 || true)
+shim_pid=$(pgrep -f "__shim.*$(kedge_ inspect rss | jq -r ".[0].id")" | head -1 || true)
 shim_rss=$( [ -n "$shim_pid" ] && rss_kb "$shim_pid" || echo 0)
+shim_pss=$( [ -n "$shim_pid" ] && pss_kb "$shim_pid" || echo 0)
 bin_mb=$(awk -v s="$(stat -c %s "$KEDGE")" 'BEGIN{printf "%.1f", s/1048576}')
 docker_rss=125000; shim_ref=13000; dmem_note="the issue's figures"
 if [ $docker_ok = 1 ]; then
 	c_pid=$(pgrep -x containerd | head -1 || true)
 	docker_rss=$(( $(rss_kb "$DOCKERD_PID") + $( [ -n "$c_pid" ] && rss_kb "$c_pid" || echo 0) ))
 	docker_ run -d --network none --name rss busybox:bench sleep 600 >/dev/null
-	s_pid=$(pgrep -f containerd-shim | head -1 || true)
+	s_pid=$(pgrep -f "containerd-shim.*$(docker_ inspect -f "{{.Id}}" rss)" | head -1 || true)
+	[ -n "$s_pid" ] || s_pid=$(pgrep -f containerd-shim | head -1 || true)
 	[ -n "$s_pid" ] && shim_ref=$(rss_kb "$s_pid")
 	dmem_note="measured"
 	docker_ rm -f rss >/dev/null
@@ -82,7 +84,7 @@ Kedge engine figures ($(date -u +%F), $(nproc) cores, kernel $(uname -r))
 run --rm true, median of 20:  kedge ${k} ms | runc ${r} ms | docker ${d} ms (${dnote})
   kedge/runc = $(ratio "$k" "$r")  (target <= 1.5)    kedge/docker = $(ratio "$k" "$d")  (target <= 0.2)
 idle agent RSS:               $((agent_rss / 1024)) MB vs dockerd+containerd $((docker_rss / 1024)) MB (${dmem_note}); ratio $(ratio "$agent_rss" "$docker_rss")  (target < 25 MB)
-supervisor RSS per container: $((shim_rss / 1024)).$(( (shim_rss % 1024) * 10 / 1024 )) MB vs containerd-shim $((shim_ref / 1024)) MB; ratio $(ratio "$shim_rss" "$shim_ref")  (target < 8 MB)
+supervisor RSS per container: $((shim_rss / 1024)).$(( (shim_rss % 1024) * 10 / 1024 )) MB (PSS $((shim_pss / 1024)).$(( (shim_pss % 1024) * 10 / 1024 )) MB) vs containerd-shim $((shim_ref / 1024)) MB; ratio $(ratio "$shim_rss" "$shim_ref")  (target < 8 MB)
 binary size:                  ${bin_mb} MB (target < 40 MB)
 50 containers -d at once:     kedge ${k50} s | docker ${d50} s (${d50note}); ratio $(ratio "$k50" "$d50")
 REPORT

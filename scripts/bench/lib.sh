@@ -69,6 +69,7 @@ start_docker() {
 docker_() { /usr/bin/docker -H "unix://$DSOCK" "$@"; }
 kedge_() { "$KEDGE" -H "$KSOCK" "$@"; }
 
+pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # median_ms FILE: the median of a hyperfine JSON export, in ms.
