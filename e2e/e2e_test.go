@@ -261,3 +261,31 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) 
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Two agents on one host, each with its own data dir and socket, do not see
+// or disturb each other's containers (the cluster lab runs several per host).
+func TestTwoAgentsOnOneHost(t *testing.T) {
+	a, b := startAgent(t), startAgent(t)
+	a.importBusybox()
+	b.importBusybox()
+	for _, ag := range []*agent{a, b} {
+		if _, errOut, err := ag.kedge("run", "-d", "--name", "same", "busybox", "sleep", "300"); err != nil {
+			t.Fatalf("run in %s: %v %s", ag.dataDir, err, errOut)
+		}
+	}
+	idA, _, _ := a.kedge("ps", "-q", "--no-trunc")
+	idB, _, _ := b.kedge("ps", "-q", "--no-trunc")
+	if len(strings.Fields(idA)) != 1 || len(strings.Fields(idB)) != 1 || idA == idB {
+		t.Fatalf("each agent must list only its own container: %q vs %q", idA, idB)
+	}
+	if _, _, err := a.kedge("rm", "-f", "same"); err != nil {
+		t.Fatal(err)
+	}
+	out, _, _ := b.kedge("ps", "-q")
+	if len(strings.Fields(out)) != 1 {
+		t.Fatalf("removing agent A's container touched agent B's: %q", out)
+	}
+	if out, _, err := b.kedge("exec", "same", "echo", "alive"); err != nil || out != "alive\n" {
+		t.Fatalf("agent B's container after A's rm: %q %v", out, err)
+	}
+}
