@@ -42,7 +42,7 @@ func Demo(ctx context.Context, cfg *Config, opts DemoOptions, out io.Writer) err
 	fmt.Fprintf(out, "kedge agent running (data dir %s, socket %s)\n", cfg.DataDir, cfg.Socket)
 
 	if _, err := eng.Images().Get(DemoImage); err != nil {
-		layer, err := demoLayer()
+		layer, err := demoLayer(cfg.Binary)
 		if err != nil {
 			return err
 		}
@@ -88,11 +88,14 @@ func Demo(ctx context.Context, cfg *Config, opts DemoOptions, out io.Writer) err
 	return nil
 }
 
-// demoLayer is a layer holding only this binary, at /kedge.
-func demoLayer() ([]byte, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("find this binary: %w", err)
+// demoLayer is a layer holding only the kedge binary (exe, or this
+// executable when empty), at /kedge.
+func demoLayer(exe string) ([]byte, error) {
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("find this binary: %w", err)
+		}
 	}
 	bin, err := os.ReadFile(exe)
 	if err != nil {
