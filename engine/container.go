@@ -68,6 +68,12 @@ func (c *container) snapshot() record {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := c.rec
+	// The health record is updated in place by the checker: copy it.
+	if h := r.State.Health; h != nil {
+		hc := *h
+		hc.Log = append([]api.HealthResult(nil), h.Log...)
+		r.State.Health = &hc
+	}
 	return r
 }
 
@@ -159,8 +165,8 @@ func isHex(s string) bool {
 
 // persist writes the container's record.
 func (e *Engine) persist(c *container) error {
+	rec := c.snapshot()
 	c.mu.Lock()
-	rec := c.rec
 	removed := c.removed
 	c.mu.Unlock()
 	if removed {
