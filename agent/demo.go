@@ -16,8 +16,13 @@ import (
 	"kedge/api"
 )
 
-// DemoImage is the name of the demo image built from this binary.
-const DemoImage = "kedge.local/demo:latest"
+// Demo defaults: the image built from this binary, and the demo agent's own
+// data dir and socket.
+const (
+	DemoImage   = "kedge.local/demo:latest"
+	DemoDataDir = "/var/lib/kedge-demo"
+	DemoSocket  = "/run/kedge/demo.sock"
+)
 
 // DemoOptions configure the demo workload.
 type DemoOptions struct {
@@ -32,6 +37,13 @@ type DemoOptions struct {
 func Demo(ctx context.Context, cfg *Config, opts DemoOptions, out io.Writer) error {
 	if opts.Port == 0 {
 		opts.Port = 8080
+	}
+	// The demo keeps to its own state so that it never meets a real agent's.
+	if cfg.DataDir == "" {
+		cfg.DataDir = DemoDataDir
+	}
+	if cfg.Socket == "" {
+		cfg.Socket = DemoSocket
 	}
 	a, err := Start(ctx, cfg)
 	if err != nil {
