@@ -96,6 +96,7 @@ func (s *supervisor) exec(c net.Conn, br *bufio.Reader, req request) {
 	s.sessions.Add(1)
 	s.mu.Unlock()
 	defer s.sessions.Done()
+	defer s.requestTrim()
 	if req.Process == nil || len(req.Process.Args) == 0 {
 		writeLine(c, response{Error: toWire(errors.New("exec: no process args"))})
 		return

@@ -75,6 +75,7 @@ func run(args []string, rt containerRuntime, linger time.Duration) int {
 		linger: linger,
 		exited: make(chan struct{}),
 		conns:  make(map[net.Conn]struct{}),
+		trim:   make(chan struct{}, 1),
 	}
 	return s.run(ready)
 }
@@ -116,6 +117,36 @@ type supervisor struct {
 	conns     map[net.Conn]struct{}
 	sessions  sync.WaitGroup // exec sessions (their processes are our children)
 	serving   sync.WaitGroup // connection handlers
+	// trim asks the idle trimmer to give memory back (see trimMemory).
+	trim chan struct{}
+}
+
+// requestTrim asks for memory to be given back once the supervisor is idle.
+func (s *supervisor) requestTrim() {
+	select {
+	case s.trim <- struct{}{}:
+	default:
+	}
+}
+
+// trimWhenIdle gives memory back a little after each burst of work (an exec
+// session pages code in again), until the container exits.
+func (s *supervisor) trimWhenIdle() {
+	for {
+		select {
+		case <-s.exited:
+			return
+		case <-s.trim:
+		}
+		t := time.NewTimer(2 * time.Second)
+		select {
+		case <-s.exited:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		trimMemory()
+	}
 }
 
 func (s *supervisor) run(ready *os.File) int {
@@ -137,6 +168,8 @@ func (s *supervisor) run(ready *os.File) int {
 	}
 	ready.Close()
 	go s.acceptLoop()
+	go s.trimWhenIdle()
+	trimMemory()
 	s.supervise()
 	return 0
 }
