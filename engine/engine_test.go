@@ -93,13 +93,17 @@ func (te *testEngine) assertNothingLeft() {
 		t.Errorf("mounts left under %s:\n%s", te.dataDir, grepLines(string(mi), te.dataDir))
 	}
 	key := AgentKey(te.dataDir)
-	for _, ctl := range []string{"memory", "pids", "cpu", "freezer", "unified"} {
-		entries, _ := os.ReadDir(filepath.Join("/sys/fs/cgroup", ctl, "kedge-"+key))
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
+	roots = append(roots, "/sys/fs/cgroup")
+	for _, root := range roots {
+		parent := filepath.Join(root, "kedge-"+key)
+		entries, _ := os.ReadDir(parent)
 		for _, e := range entries {
 			if e.IsDir() {
-				t.Errorf("cgroup left: %s/kedge-%s/%s", ctl, key, e.Name())
+				t.Errorf("cgroup left: %s/%s", parent, e.Name())
 			}
 		}
+		os.Remove(parent) // the agent's (now empty) parent cgroup
 	}
 	entries, _ := os.ReadDir(filepath.Join(te.dataDir, "containers"))
 	if len(entries) > 0 {
