@@ -129,3 +129,17 @@ func TestStatsMath(t *testing.T) {
 		t.Errorf("stats table:\n%s", buf.String())
 	}
 }
+
+func TestImageNames(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"docker.io/library/busybox:latest": {"busybox", "latest"},
+		"docker.io/team/app:1.0":           {"team/app", "1.0"},
+		"reg.local:5000/app":               {"reg.local:5000/app", "<none>"},
+		"reg.local:5000/app:v2":            {"reg.local:5000/app", "v2"},
+	} {
+		repo, tag := splitRepoTag(familiarName(in))
+		if repo != want[0] || tag != want[1] {
+			t.Errorf("%s -> %s %s, want %v", in, repo, tag, want)
+		}
+	}
+}

@@ -270,11 +270,23 @@ func printImages(c *cli.Context, list []api.Image, now time.Time) {
 			tags = []string{"<none>:<none>"}
 		}
 		for _, t := range tags {
-			repo, tag := splitRepoTag(t)
+			repo, tag := splitRepoTag(familiarName(t))
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", repo, tag, id(img), timeAgo(now, img.Created), api.FormatSize(img.Size))
 		}
 	}
 	_ = tw.Flush()
+}
+
+// familiarName shortens Docker Hub names as docker does:
+// "docker.io/library/busybox:latest" -> "busybox:latest".
+func familiarName(ref string) string {
+	if rest, ok := strings.CutPrefix(ref, "docker.io/"); ok {
+		ref = rest
+		if r, ok := strings.CutPrefix(ref, "library/"); ok && !strings.Contains(r, "/") {
+			ref = r
+		}
+	}
+	return ref
 }
 
 // splitRepoTag splits "repo:tag" at the tag's colon (not a registry port's).

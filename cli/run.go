@@ -125,7 +125,7 @@ func startOrCleanup(ctx context.Context, cl *api.Client, id string, autoRemove b
 	if autoRemove {
 		_ = cl.RemoveContainer(context.WithoutCancel(ctx), id, true, true)
 	}
-	return fmt.Errorf("start container %s: %w", shortID(id), err)
+	return err // the agent's message already names the container
 }
 
 // attachStartWait attaches to a created container, starts it and copies its

@@ -57,6 +57,10 @@ func binarySize(n uint64) string {
 	return fmt.Sprintf("%.4g%s", f, units[i])
 }
 
+// unlimitedMemory: cgroup v1 reports "no limit" as a huge number (about
+// 8 EiB); anything this large is shown as no limit.
+const unlimitedMemory = 1 << 60
+
 // statsTable prints the rows in order.
 func statsTable(w io.Writer, names []string, rows map[string]*statsRow, noTrunc bool) {
 	tw := newTable(w)
@@ -72,12 +76,13 @@ func statsTable(w io.Writer, names []string, rows map[string]*statsRow, noTrunc 
 		if !noTrunc {
 			id = shortID(id)
 		}
-		memPct := 0.0
-		if s.MemoryLimit > 0 {
-			memPct = float64(s.MemoryUsage) / float64(s.MemoryLimit) * 100
+		limit, memPct := "no limit", "--"
+		if s.MemoryLimit > 0 && s.MemoryLimit < unlimitedMemory {
+			limit = binarySize(s.MemoryLimit)
+			memPct = fmt.Sprintf("%.2f%%", float64(s.MemoryUsage)/float64(s.MemoryLimit)*100)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%d\n", id, s.Name, cpuPercent(r.prev, s),
-			binarySize(s.MemoryUsage), binarySize(s.MemoryLimit), memPct, s.PidsCurrent)
+		fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%s / %s\t%s\t%d\n", id, s.Name, cpuPercent(r.prev, s),
+			binarySize(s.MemoryUsage), limit, memPct, s.PidsCurrent)
 	}
 	_ = tw.Flush()
 }

@@ -119,9 +119,9 @@ func (s *session) pump(ctx context.Context) (*api.ExitFrame, error) {
 func exitFrameError(f *api.ExitFrame) error {
 	switch f.Kind {
 	case "not-found":
-		return &exitError{code: ExitNotFound, err: fmt.Errorf("%s: %w", orDefault(f.Error, "executable file not found"), api.ErrCommandNotFound)}
+		return &exitError{code: ExitNotFound, err: errors.New(orDefault(f.Error, "executable file not found"))}
 	case "cannot-invoke":
-		return &exitError{code: ExitCannotInvoke, err: fmt.Errorf("%s: %w", orDefault(f.Error, "cannot run the command"), api.ErrCannotInvoke)}
+		return &exitError{code: ExitCannotInvoke, err: errors.New(orDefault(f.Error, "cannot run the command"))}
 	}
 	if f.Error != "" && f.ExitCode == 0 {
 		return errors.New(f.Error)
