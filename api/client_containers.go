@@ -180,8 +180,12 @@ func (c *Client) upgrade(ctx context.Context, path string, q url.Values, in any)
 	req.Header.Set("Connection", "Upgrade")
 	req.Header.Set("Upgrade", UpgradeProtocol)
 	req.Header.Set("Content-Type", "application/json")
-	req.ContentLength = int64(len(body))
-	req.Body = io.NopCloser(bytesReader(body))
+	// No body at all when there is nothing to send: an empty body would go
+	// out chunked, and its terminating chunk would land in the frame stream.
+	if len(body) > 0 {
+		req.ContentLength = int64(len(body))
+		req.Body = io.NopCloser(bytesReader(body))
+	}
 	if err := req.Write(conn); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("send %s: %w", path, err)

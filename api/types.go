@@ -14,7 +14,7 @@ type ContainerConfig struct {
 	Image string `json:"image"`
 	// Entrypoint replaces the image's entrypoint when non-nil; an empty,
 	// non-nil slice resets it.
-	Entrypoint []string `json:"entrypoint,omitempty"`
+	Entrypoint []string `json:"entrypoint"`
 	// Cmd replaces the image's command when non-empty.
 	Cmd        []string          `json:"cmd,omitempty"`
 	Env        []string          `json:"env,omitempty"`

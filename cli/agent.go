@@ -90,6 +90,7 @@ func agentConfig(c *cli.Context) (*agent.Config, error) {
 		cfg.NodeName = c.String("node-name")
 	}
 	cfg.Logger = logger(c)
+	cfg.Version = ClientVersion()
 	return cfg, nil
 }
 
@@ -114,7 +115,7 @@ func demoAction(c *cli.Context) error {
 	if port < 1 || port > 65535 {
 		return usagef(c, "--port %d: want 1-65535", port)
 	}
-	cfg := &agent.Config{DataDir: c.String("data-dir"), Logger: logger(c)}
+	cfg := &agent.Config{DataDir: c.String("data-dir"), Logger: logger(c), Version: ClientVersion()}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := agent.Demo(ctx, cfg, agent.DemoOptions{Port: port}, c.App.Writer); err != nil {

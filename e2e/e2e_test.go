@@ -289,3 +289,20 @@ func TestTwoAgentsOnOneHost(t *testing.T) {
 		t.Fatalf("agent B's container after A's rm: %q %v", out, err)
 	}
 }
+
+func TestRunWithStdinAndVersion(t *testing.T) {
+	a := startAgent(t)
+	a.importBusybox()
+	out, errOut, err := a.kedgeIn([]byte("line one\nline two\n"), "run", "--rm", "-i", "busybox", "cat")
+	if err != nil || out != "line one\nline two\n" {
+		t.Fatalf("run -i with piped stdin = %q %q %v", out, errOut, err)
+	}
+	out, _, err = a.kedgeIn([]byte("x\n"), "run", "--rm", "-i", "--entrypoint", "", "busybox", "wc", "-l")
+	if err != nil || strings.TrimSpace(out) != "1" {
+		t.Fatalf("--entrypoint \"\" with a command = %q %v", out, err)
+	}
+	out, _, err = a.kedge("version")
+	if err != nil || !strings.Contains(out, "Server:") || strings.Count(out, "go1.") < 2 {
+		t.Fatalf("version must show the client and the agent: %q %v", out, err)
+	}
+}

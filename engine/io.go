@@ -186,6 +186,9 @@ func (e *Engine) Stats(ref string) (*api.Stats, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stats of %s: %w", rec.Name, err)
 	}
+	if host := hostMemory(); host > 0 && (s.MemoryLimit == 0 || s.MemoryLimit > host) {
+		s.MemoryLimit = host // no limit: the host's memory bounds it
+	}
 	return &api.Stats{
 		ID: rec.ID, Name: rec.Name, Time: s.Time, CPUUsageNanos: s.CPUUsageNanos, OnlineCPUs: runtime.NumCPU(),
 		MemoryUsage: s.MemoryUsage - min(s.MemoryCache, s.MemoryUsage), MemoryLimit: s.MemoryLimit, PidsCurrent: s.PidsCurrent,

@@ -125,3 +125,13 @@ func deviceOf(path string) (typ string, major, minor int64, mode uint32, err err
 	}
 	return typ, int64(unix.Major(uint64(st.Rdev))), int64(unix.Minor(uint64(st.Rdev))), st.Mode &^ unix.S_IFMT, nil
 }
+
+// hostMemory is the host's total memory in bytes (0 if unknown): an
+// unlimited container's limit as `stats` shows it, like Docker.
+func hostMemory() uint64 {
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil {
+		return 0
+	}
+	return uint64(si.Totalram) * uint64(si.Unit)
+}

@@ -32,6 +32,9 @@ func upgrade(w http.ResponseWriter, r *http.Request, wantStdin bool) (*hijacked,
 	if !strings.EqualFold(r.Header.Get("Upgrade"), api.UpgradeProtocol) {
 		return nil, fmt.Errorf("this endpoint needs Upgrade: %s: %w", api.UpgradeProtocol, api.ErrInvalid)
 	}
+	// Whatever body came with the request is consumed before the frames
+	// start, so none of it can be taken for a frame.
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		return nil, errors.New("connection cannot be upgraded")
