@@ -4,6 +4,7 @@ package cli
 // and Docker's top-level aliases (pull, push, images, rmi, tag, save, import, load).
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -326,6 +327,14 @@ func rmiAction(c *cli.Context) error {
 }
 
 func imageInspectAction(c *cli.Context) error {
+	return inspectEach(c, func(ctx context.Context, cl *api.Client, ref string) (*api.Image, error) {
+		return cl.InspectImage(ctx, ref)
+	})
+}
+
+// inspectEach prints, as one JSON array, what fetch returns for each
+// argument; a failure is reported per argument and makes the exit code 125.
+func inspectEach[T any](c *cli.Context, fetch func(context.Context, *api.Client, string) (T, error)) error {
 	if err := requireArgs(c, 1, "at least 1 argument"); err != nil {
 		return err
 	}
@@ -334,16 +343,16 @@ func imageInspectAction(c *cli.Context) error {
 		return err
 	}
 	defer cl.Close()
-	out := []*api.Image{}
+	out := []T{}
 	failed := 0
 	for _, ref := range c.Args().Slice() {
-		img, err := cl.InspectImage(c.Context, ref)
+		v, err := fetch(c.Context, cl, ref)
 		if err != nil {
 			fmt.Fprintf(c.App.ErrWriter, "kedge: %s: %v\n", ref, err)
 			failed++
 			continue
 		}
-		out = append(out, img)
+		out = append(out, v)
 	}
 	if err := writeJSON(c.App.Writer, out); err != nil {
 		return err

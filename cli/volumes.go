@@ -3,6 +3,7 @@ package cli
 // Volume commands: volume create|ls|inspect|rm|prune.
 
 import (
+	"context"
 	"fmt"
 	"sort"
 
@@ -118,32 +119,9 @@ func volumeListAction(c *cli.Context) error {
 }
 
 func volumeInspectAction(c *cli.Context) error {
-	if err := requireArgs(c, 1, "at least 1 argument"); err != nil {
-		return err
-	}
-	cl, err := newClient(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	out := []*api.Volume{}
-	failed := 0
-	for _, name := range c.Args().Slice() {
-		v, err := cl.InspectVolume(c.Context, name)
-		if err != nil {
-			fmt.Fprintf(c.App.ErrWriter, "kedge: %s: %v\n", name, err)
-			failed++
-			continue
-		}
-		out = append(out, v)
-	}
-	if err := writeJSON(c.App.Writer, out); err != nil {
-		return err
-	}
-	if failed > 0 {
-		return exitCode(ExitEngine)
-	}
-	return nil
+	return inspectEach(c, func(ctx context.Context, cl *api.Client, name string) (*api.Volume, error) {
+		return cl.InspectVolume(ctx, name)
+	})
 }
 
 func volumeRemoveAction(c *cli.Context) error {
