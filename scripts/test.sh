@@ -53,7 +53,7 @@ CGO_ENABLED=0 go build -o /tmp/kedge-test-bin .
 file /tmp/kedge-test-bin | grep -q "statically linked" || { echo "kedge is not statically linked" >&2; exit 1; }
 rm -f /tmp/kedge-test-bin
 echo "== go test -race"
-go test -race -p 2 -timeout 40m ./... 2>&1 | tee /tmp/kedge-test.log
+go test -race -count=1 -p 2 -timeout 40m ./... 2>&1 | tee /tmp/kedge-test.log
 status=${PIPESTATUS[0]}
 passed=$(grep -c '^ok ' /tmp/kedge-test.log || true)
 failed=$(grep -c '^FAIL' /tmp/kedge-test.log || true)
