@@ -36,7 +36,7 @@ func (e *Engine) Create(ctx context.Context, cfg *api.ContainerConfig) (*api.Cre
 	ic := imageConfigOf(img)
 	// Build the spec once with placeholder resolution so every flag error
 	// (capabilities, ulimits, security options, missing command) shows now.
-	if _, err := buildSpec(&specInput{ID: id, Config: cfg, Image: ic, RootfsPath: "/", CgroupsPath: "/x", HostRlimitHard: hostRlimitHard}); err != nil {
+	if _, err := buildSpec(&specInput{ID: id, Config: cfg, Image: ic, RootfsPath: "/", CgroupsPath: "/x", HostRlimitHard: hostRlimitHard, HeldCaps: e.heldCaps}); err != nil {
 		return nil, err
 	}
 	args, _ := commandLine(cfg, ic)

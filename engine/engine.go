@@ -31,6 +31,7 @@ import (
 	"kedge/api"
 	"kedge/engine/image"
 	"kedge/engine/volume"
+	"kedge/security/profile"
 	"kedge/store"
 )
 
@@ -70,6 +71,9 @@ type Engine struct {
 	volumes *volume.Manager
 	events  *eventBus
 	log     *slog.Logger
+
+	// heldCaps are the capabilities this process holds (see specInput.HeldCaps).
+	heldCaps []string
 
 	mu         sync.Mutex
 	containers map[string]*container // by id
@@ -128,6 +132,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	e := &Engine{opts: opts, key: AgentKey(opts.DataDir), log: opts.Logger.With("subsystem", "engine"), containers: map[string]*container{}}
 	e.runDir = filepath.Join(opts.RunDir, e.key)
+	e.heldCaps = profile.HeldCapabilities()
 	if err := os.MkdirAll(e.runDir, 0o700); err != nil {
 		return nil, fmt.Errorf("runtime dir %s: %w", e.runDir, err)
 	}

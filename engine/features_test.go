@@ -231,3 +231,31 @@ func TestSupervisorBinaryIsReadOnly(t *testing.T) {
 		t.Fatalf("supervisor %s runs its binary from a writable mount (flags %#x)", ppid, fs.Flags)
 	}
 }
+
+// Flags as a user checks them from inside the container.
+func TestFlagsSeenFromInside(t *testing.T) {
+	te := newTestEngine(t)
+	cases := []struct {
+		name string
+		cfg  api.ContainerConfig
+		want []string
+	}{
+		{"cap-drop ALL", api.ContainerConfig{Security: api.Security{CapDrop: []string{"ALL"}}, Cmd: sh("grep CapEff /proc/self/status")}, []string{"CapEff:\t0000000000000000"}},
+		{"cap-add NET_ADMIN", api.ContainerConfig{Security: api.Security{CapAdd: []string{"NET_ADMIN"}}, Cmd: sh("grep CapEff /proc/self/status")}, []string{"CapEff:\t00000000a80435fb"}},
+		{"privileged", api.ContainerConfig{Security: api.Security{Privileged: true}, Cmd: sh("grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status")}, []string{"Seccomp:\t0", "NoNewPrivs:\t0"}},
+		{"seccomp unconfined, nnp off", api.ContainerConfig{Security: api.Security{SecurityOpt: []string{"seccomp=unconfined", "no-new-privileges=false"}}, Cmd: sh("grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status")}, []string{"Seccomp:\t0", "NoNewPrivs:\t0"}},
+		{"device", api.ContainerConfig{Security: api.Security{Devices: []api.Device{{PathOnHost: "/dev/null", PathInContainer: "/dev/mynull", Permissions: "rwm"}}}, Cmd: sh("ls -l /dev/mynull; echo x > /dev/mynull && echo wrote")}, []string{"1,   3", "wrote"}},
+		{"sysctl", api.ContainerConfig{Security: api.Security{Sysctls: map[string]string{"net.ipv4.ip_forward": "1"}}, Cmd: sh("cat /proc/sys/net/ipv4/ip_forward")}, []string{"1"}},
+		{"shm-size", api.ContainerConfig{Resources: api.Resources{ShmSize: 8 << 20}, Cmd: sh("df -k /dev/shm | tail -1")}, []string{" 8192 "}},
+		{"ulimit", api.ContainerConfig{Resources: api.Resources{Ulimits: []api.Ulimit{{Name: "nofile", Soft: 512, Hard: 1024}}}, Cmd: sh("ulimit -n; ulimit -Hn")}, []string{"512\n1024"}},
+		{"env, workdir, hostname", api.ContainerConfig{Env: []string{"GREETING=hi"}, WorkingDir: "/tmp/work", Hostname: "box", Cmd: sh("echo $GREETING; pwd; hostname")}, []string{"hi\n/tmp/work\nbox"}},
+	}
+	for _, c := range cases {
+		code, out, errOut := te.runToExit(c.cfg)
+		for _, w := range c.want {
+			if code != 0 || !strings.Contains(out, w) {
+				t.Errorf("%s: exit %d, out %q, stderr %q; want %q", c.name, code, out, errOut, w)
+			}
+		}
+	}
+}

@@ -40,6 +40,10 @@ type specInput struct {
 	DefaultPidsLimit int64
 	// DefaultMemory applies when the container sets none.
 	DefaultMemory int64
+	// HeldCaps are the capabilities the agent holds (nil: unknown). A
+	// privileged container gets those of all it asks for; asking by name for
+	// one not held is an error rather than a start that fails later.
+	HeldCaps []string
 	// InitBinary is the host path of the kedge binary, mounted read-only at
 	// tini.Path and run as pid 1 when the container asks for --init.
 	InitBinary string
@@ -241,6 +245,9 @@ func buildSpec(in *specInput) (*specs.Spec, error) {
 	if caps, err = profile.ApplyCapabilityChanges(caps, cfg.Security.CapAdd, cfg.Security.CapDrop); err != nil {
 		return nil, fmt.Errorf("capabilities: %v: %w", err, api.ErrInvalid)
 	}
+	if caps, err = limitToHeld(caps, in.HeldCaps, cfg); err != nil {
+		return nil, err
+	}
 	rl, err := rlimits(in)
 	if err != nil {
 		return nil, err
@@ -308,6 +315,34 @@ func buildSpec(in *specInput) (*specs.Spec, error) {
 		s.Process.Args = append([]string{tini.Path, "--"}, s.Process.Args...)
 	}
 	return s, nil
+}
+
+// limitToHeld keeps the capabilities the agent can give: all of the held ones
+// for --privileged and --cap-add ALL, an error for a named one it lacks.
+func limitToHeld(caps, held []string, cfg *api.ContainerConfig) ([]string, error) {
+	if held == nil {
+		return caps, nil
+	}
+	has := make(map[string]bool, len(held))
+	for _, c := range held {
+		has[c] = true
+	}
+	wide := cfg.Security.Privileged
+	for _, a := range cfg.Security.CapAdd {
+		if strings.EqualFold(a, "ALL") {
+			wide = true
+		}
+	}
+	out := caps[:0:0]
+	for _, c := range caps {
+		switch {
+		case has[c]:
+			out = append(out, c)
+		case !wide:
+			return nil, fmt.Errorf("capability %s: the agent itself does not hold it, so no container can have it: %w", c, api.ErrInvalid)
+		}
+	}
+	return out, nil
 }
 
 func hasEnv(env []string, key string) bool {

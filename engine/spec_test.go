@@ -208,3 +208,18 @@ func TestHealthcheckResolution(t *testing.T) {
 		t.Fatalf("docker config healthcheck = %+v", h)
 	}
 }
+
+func TestCapabilitiesLimitedToTheAgents(t *testing.T) {
+	held := []string{"CAP_CHOWN", "CAP_KILL", "CAP_NET_ADMIN"}
+	in := baseInput(&api.ContainerConfig{Security: api.Security{Privileged: true}})
+	in.HeldCaps = held
+	s, err := buildSpec(in)
+	if err != nil || !reflect.DeepEqual(s.Process.Capabilities.Bounding, held) {
+		t.Fatalf("privileged with held %v: %v %v", held, s.Process.Capabilities.Bounding, err)
+	}
+	in = baseInput(&api.ContainerConfig{Security: api.Security{CapDrop: []string{"ALL"}, CapAdd: []string{"SYS_RESOURCE"}}})
+	in.HeldCaps = held
+	if _, err := buildSpec(in); !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), "CAP_SYS_RESOURCE") {
+		t.Fatalf("asking for a capability the agent lacks: %v, want a clear ErrInvalid", err)
+	}
+}

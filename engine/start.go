@@ -171,7 +171,7 @@ func (e *Engine) prepareSpec(rec *record, img *image.Image, rootfs string) (*spe
 		HostNofileHard: hostRlimitHard("RLIMIT_NOFILE"), HostRlimitHard: hostRlimitHard,
 		Mounts: mounts, EtcFiles: etc, Devices: devices,
 		DefaultPidsLimit: e.opts.DefaultPidsLimit, DefaultMemory: e.opts.DefaultMemory,
-		InitBinary: e.opts.InitBinary,
+		InitBinary: e.opts.InitBinary, HeldCaps: e.heldCaps,
 	})
 	if err != nil {
 		return nil, nil, err

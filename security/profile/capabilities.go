@@ -140,3 +140,20 @@ func ApplyCapabilityChanges(base []string, add, drop []string) ([]string, error)
 	}
 	return out, nil
 }
+
+// HeldCapabilities returns the capabilities in the calling process's
+// permitted set: the most a container started by it can have (root on some
+// hosts lacks a few, CAP_SYS_RESOURCE for one). nil when it cannot tell.
+func HeldCapabilities() []string {
+	caps, err := capability.NewPid2(0)
+	if err != nil || caps.Load() != nil {
+		return nil
+	}
+	var out []string
+	for _, c := range capability.ListKnown() {
+		if caps.Get(capability.PERMITTED, c) {
+			out = append(out, capName(c))
+		}
+	}
+	return out
+}
