@@ -128,7 +128,10 @@ func (e *Engine) execProcess(rec *record, cfg *api.ExecConfig) (*specs.Process, 
 		}
 	}
 	if cfg.Privileged {
-		all := profile.AllCapabilities()
+		all := e.heldCaps
+		if all == nil {
+			all = profile.AllCapabilities()
+		}
 		p.Capabilities = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all}
 	}
 	return &p, nil
