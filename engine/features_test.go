@@ -48,7 +48,8 @@ func TestInitReapsAndForwardsSignals(t *testing.T) {
 	te.Close()
 	te.initBinary = staticKedge(t)
 	te.open()
-	id := te.run(api.ContainerConfig{Init: true, Cmd: sh("trap 'exit 0' TERM; while true; do sleep 0.05; done")})
+	id := te.run(api.ContainerConfig{Init: true, Cmd: sh("trap 'exit 0' TERM; touch /tmp/trap-set; while true; do sleep 0.05; done")})
+	waitForFile(t, te, id, "/tmp/trap-set")
 	var out bytes.Buffer
 	if code, err := te.Exec(context.Background(), id, &api.ExecConfig{Cmd: sh("cat /proc/1/cmdline | tr '\\0' ' '")}, ExecIO{Stdout: &out}); err != nil || code != 0 {
 		t.Fatalf("exec: %d %v", code, err)
