@@ -1,0 +1,161 @@
+//go:build linux
+
+package cni
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/containernetworking/plugins/pkg/netlinksafe"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// hostVethPrefix starts the name of every host-side veth kedge creates.
+const hostVethPrefix = "kv"
+
+// hostVethName is the deterministic host-side veth name of an attachment, so
+// DEL and GC find it without any saved state.
+func hostVethName(network, id, ifname string) string {
+	sum := sha256.Sum256([]byte(network + "/" + id + "/" + ifname))
+	return hostVethPrefix + hex.EncodeToString(sum[:])[:12]
+}
+
+// isNotFound reports a missing link.
+func isNotFound(err error) bool {
+	var nf netlink.LinkNotFoundError
+	return errors.As(err, &nf) || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENOENT)
+}
+
+// checkOverlap fails when an address on any host interface other than the
+// network's own bridge overlaps the subnet.
+func checkOverlap(nc *netConf) error {
+	brIndex := -1
+	if br, err := netlinksafe.LinkByName(nc.Bridge); err == nil {
+		brIndex = br.Attrs().Index
+	}
+	addrs, err := netlinksafe.AddrList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("list host addresses: %w", err)
+	}
+	for _, a := range addrs {
+		if a.LinkIndex == brIndex || a.IPNet == nil {
+			continue
+		}
+		n := &net.IPNet{IP: a.IP.Mask(a.Mask), Mask: a.Mask}
+		if n.Contains(nc.subnet.IP) || nc.subnet.Contains(n.IP) {
+			name := fmt.Sprint(a.LinkIndex)
+			if l, err := netlink.LinkByIndex(a.LinkIndex); err == nil {
+				name = l.Attrs().Name
+			}
+			return fmt.Errorf("network %s: subnet %s overlaps %s on %s: %w", nc.Name, nc.subnet, a.IPNet, name, ErrSubnetOverlap)
+		}
+	}
+	return nil
+}
+
+// ensureBridge creates the bridge if missing, gives it the gateway address,
+// sets it up and lets it route 127.0.0.1-sourced packets (published ports
+// reached from the host's loopback).
+func ensureBridge(nc *netConf) (netlink.Link, error) {
+	br, err := netlinksafe.LinkByName(nc.Bridge)
+	if isNotFound(err) {
+		la := netlink.NewLinkAttrs()
+		la.Name = nc.Bridge
+		la.MTU = nc.MTU
+		if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: la}); err != nil && !errors.Is(err, unix.EEXIST) {
+			return nil, fmt.Errorf("create bridge %s: %w", nc.Bridge, err)
+		}
+		br, err = netlinksafe.LinkByName(nc.Bridge)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up bridge %s: %w", nc.Bridge, err)
+	}
+	if br.Type() != "bridge" {
+		return nil, fmt.Errorf("%w: network %s: %s exists and is a %s, not a bridge", ErrInvalidConfig, nc.Name, nc.Bridge, br.Type())
+	}
+	want := &net.IPNet{IP: nc.gateway, Mask: nc.subnet.Mask}
+	addrs, err := netlinksafe.AddrList(br, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, fmt.Errorf("list addresses of %s: %w", nc.Bridge, err)
+	}
+	found := false
+	for _, a := range addrs {
+		if a.IPNet.String() == want.String() {
+			found = true
+			continue
+		}
+		return nil, fmt.Errorf("%w: network %s: bridge %s already has %s, not %s", ErrInvalidConfig, nc.Name, nc.Bridge, a.IPNet, want)
+	}
+	if !found {
+		if err := netlink.AddrAdd(br, &netlink.Addr{IPNet: want}); err != nil && !errors.Is(err, unix.EEXIST) {
+			return nil, fmt.Errorf("add %s to bridge %s: %w", want, nc.Bridge, err)
+		}
+	}
+	if br.Attrs().Flags&net.FlagUp == 0 {
+		if err := netlink.LinkSetUp(br); err != nil {
+			return nil, fmt.Errorf("set bridge %s up: %w", nc.Bridge, err)
+		}
+	}
+	if err := ensureSysctl(filepath.Join("/proc/sys/net/ipv4/conf", nc.Bridge, "route_localnet"), "1"); err != nil {
+		return nil, err
+	}
+	if err := ensureSysctl("/proc/sys/net/ipv4/ip_forward", "1"); err != nil {
+		return nil, err
+	}
+	return br, nil
+}
+
+// ensureSysctl writes value to a /proc/sys file unless it already holds it.
+func ensureSysctl(path, value string) error {
+	cur, err := os.ReadFile(path)
+	if err == nil && len(cur) > 0 && string(cur[:len(cur)-1]) == value {
+		return nil
+	}
+	if err := os.WriteFile(path, []byte(value), 0o644); err != nil {
+		return fmt.Errorf("set %s=%s: %w", path, value, err)
+	}
+	return nil
+}
+
+// deleteLink removes a link by name; a missing link is not an error.
+func deleteLink(name string) error {
+	l, err := netlinksafe.LinkByName(name)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look up %s: %w", name, err)
+	}
+	if err := netlink.LinkDel(l); err != nil && !isNotFound(err) {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	return nil
+}
+
+// bridgePorts lists the names of the links enslaved to the bridge.
+func bridgePorts(bridge string) ([]string, error) {
+	br, err := netlinksafe.LinkByName(bridge)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up bridge %s: %w", bridge, err)
+	}
+	links, err := netlinksafe.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("list links: %w", err)
+	}
+	var out []string
+	for _, l := range links {
+		if l.Attrs().MasterIndex == br.Attrs().Index {
+			out = append(out, l.Attrs().Name)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,266 @@
+//go:build linux
+
+package cni
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/containernetworking/cni/pkg/skel"
+	"github.com/containernetworking/cni/pkg/types"
+	current "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/containernetworking/plugins/pkg/ip"
+	"github.com/containernetworking/plugins/pkg/ipam"
+	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/containernetworking/plugins/plugins/ipam/host-local/backend/allocator"
+	"github.com/containernetworking/plugins/plugins/ipam/host-local/backend/disk"
+	"github.com/vishvananda/netlink"
+)
+
+// lockNetwork serialises the plugin's operations on one network across
+// processes (a flock beside the IPAM directory; the allocator's own lock is
+// only held around single reservations).
+func lockNetwork(nc *netConf) (func(), error) {
+	if err := os.MkdirAll(nc.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create IPAM data dir %s: %w", nc.DataDir, err)
+	}
+	path := filepath.Join(nc.DataDir, ".lock-"+nc.Name)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open network lock %s: %w", path, err)
+	}
+	l, err := disk.NewFileLock(path)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("open network lock %s: %w", path, err)
+	}
+	if err := l.Lock(); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("lock network %s: %w", nc.Name, err)
+	}
+	return func() { _ = l.Unlock(); _ = l.Close() }, nil
+}
+
+// openAllocator opens the network's host-local store and allocator.
+func openAllocator(nc *netConf) (*disk.Store, *allocator.IPAllocator, error) {
+	store, err := disk.New(nc.Name, nc.DataDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open IPAM store of %s in %s: %w", nc.Name, nc.DataDir, err)
+	}
+	rs := allocator.RangeSet{{Subnet: types.IPNet(*nc.subnet), Gateway: nc.gateway}}
+	if err := rs.Canonicalize(); err != nil {
+		store.Close()
+		return nil, nil, fmt.Errorf("%w: network %s: range: %v", ErrInvalidConfig, nc.Name, err)
+	}
+	return store, allocator.NewIPAllocator(&rs, store, 0), nil
+}
+
+// parseArgs validates what every command but GC needs beyond the config.
+func parseArgs(args *skel.CmdArgs, needNetns bool) (*netConf, error) {
+	nc, err := parseConfig(args.StdinData)
+	if err != nil {
+		return nil, err
+	}
+	if args.ContainerID == "" || strings.ContainsAny(args.ContainerID, "/\n\x00 ") {
+		return nil, fmt.Errorf("%w: container id %q", ErrInvalidConfig, args.ContainerID)
+	}
+	if err := validIfName(args.IfName); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	}
+	if needNetns && args.Netns == "" {
+		return nil, fmt.Errorf("%w: no network namespace given", ErrInvalidConfig)
+	}
+	return nc, nil
+}
+
+// add is CNI ADD: bridge, veth, address, routes, rules. On failure it
+// removes whatever it made.
+func add(args *skel.CmdArgs) (_ *current.Result, err error) {
+	nc, err := parseArgs(args, true)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := lockNetwork(nc)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	netns, err := ns.GetNS(args.Netns)
+	if err != nil {
+		return nil, fmt.Errorf("open netns %s: %w", args.Netns, err)
+	}
+	defer netns.Close()
+	if err := checkOverlap(nc); err != nil {
+		return nil, err
+	}
+	rs, err := openRuleset(nc.Table)
+	if err != nil {
+		return nil, err
+	}
+	existing, err := rs.rules()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPorts(nc, existing, attachmentTag(nc.Name, args.ContainerID, args.IfName)); err != nil {
+		return nil, err
+	}
+	store, alloc, err := openAllocator(nc)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	if store.FindByID(args.ContainerID, args.IfName) {
+		return nil, fmt.Errorf("%w: %s/%s is already attached to %s", ErrInvalidConfig, args.ContainerID, args.IfName, nc.Name)
+	}
+
+	br, err := ensureBridge(nc)
+	if err != nil {
+		return nil, err
+	}
+	if err := rs.ensure(); err != nil {
+		return nil, err
+	}
+	if err := rs.ensureNetworkRules(nc, existing); err != nil {
+		return nil, err
+	}
+
+	defer func() {
+		if err != nil {
+			if terr := teardown(nc, args.ContainerID, args.IfName); terr != nil {
+				err = errors.Join(err, fmt.Errorf("undo: %w", terr))
+			}
+		}
+	}()
+	ipc, err := alloc.Get(args.ContainerID, args.IfName, nil)
+	if err != nil {
+		return nil, fmt.Errorf("allocate an address in %s: %w", nc.subnet, err)
+	}
+	hostName := hostVethName(nc.Name, args.ContainerID, args.IfName)
+	res := &current.Result{
+		CNIVersion: current.ImplementedSpecVersion,
+		Interfaces: []*current.Interface{{Name: nc.Bridge, Mac: br.Attrs().HardwareAddr.String()}},
+		Routes:     []*types.Route{{Dst: net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}, GW: nc.gateway}},
+	}
+	err = netns.Do(func(hostNS ns.NetNS) error {
+		hostIf, contIf, err := ip.SetupVethWithName(args.IfName, hostName, nc.MTU, "", hostNS)
+		if err != nil {
+			return fmt.Errorf("create veth %s/%s: %w", hostName, args.IfName, err)
+		}
+		res.Interfaces = append(res.Interfaces,
+			&current.Interface{Name: hostIf.Name, Mac: hostIf.HardwareAddr.String()},
+			&current.Interface{Name: contIf.Name, Mac: contIf.HardwareAddr.String(), Sandbox: args.Netns})
+		ipc.Interface = current.Int(2)
+		res.IPs = []*current.IPConfig{ipc}
+		if err := ipam.ConfigureIface(args.IfName, res); err != nil {
+			return fmt.Errorf("configure %s in %s: %w", args.IfName, args.Netns, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	hostLink, err := netlink.LinkByName(hostName)
+	if err != nil {
+		return nil, fmt.Errorf("look up %s: %w", hostName, err)
+	}
+	if err := netlink.LinkSetMaster(hostLink, br); err != nil {
+		return nil, fmt.Errorf("attach %s to bridge %s: %w", hostName, nc.Bridge, err)
+	}
+	if err := rs.addPortRules(nc, args.ContainerID, args.IfName, ipc.Address.IP); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// checkPorts fails if a port to publish is published by another attachment
+// in this table or cannot be bound on the host.
+func checkPorts(nc *netConf, existing []taggedRule, self string) error {
+	for _, p := range nc.ports {
+		for _, r := range existing {
+			other := tagPort(r.tag)
+			if other == "" || tagAttachment(r.tag) == self || !portsClash(other, p) {
+				continue
+			}
+			return fmt.Errorf("publish %s: already published by %s: %w", portKey(p), strings.TrimPrefix(tagAttachment(r.tag), "c:"), ErrPortInUse)
+		}
+		host := p.HostIP
+		if host == "" {
+			host = "0.0.0.0"
+		}
+		addr := net.JoinHostPort(host, strconv.Itoa(p.HostPort))
+		if p.Protocol == "udp" {
+			c, err := net.ListenPacket("udp4", addr)
+			if err != nil {
+				return fmt.Errorf("publish %s: %v: %w", portKey(p), err, ErrPortInUse)
+			}
+			c.Close()
+			continue
+		}
+		l, err := net.Listen("tcp4", addr)
+		if err != nil {
+			return fmt.Errorf("publish %s: %v: %w", portKey(p), err, ErrPortInUse)
+		}
+		l.Close()
+	}
+	return nil
+}
+
+// portsClash reports whether a published port key ("proto/ip/port") takes p.
+func portsClash(key string, p PortMapping) bool {
+	parts := strings.Split(key, "/")
+	if len(parts) != 3 || parts[0] != p.Protocol || parts[2] != strconv.Itoa(p.HostPort) {
+		return false
+	}
+	return parts[1] == "*" || p.HostIP == "" || parts[1] == p.HostIP
+}
+
+// teardown removes an attachment: its veth pair (deleting the host end
+// removes the container end), its address and its rules. Everything missing
+// is fine, so DEL is idempotent.
+func teardown(nc *netConf, id, ifname string) error {
+	var errs []error
+	if err := deleteLink(hostVethName(nc.Name, id, ifname)); err != nil {
+		errs = append(errs, err)
+	}
+	if store, err := disk.New(nc.Name, nc.DataDir); err != nil {
+		errs = append(errs, fmt.Errorf("open IPAM store of %s: %w", nc.Name, err))
+	} else {
+		if err := store.ReleaseByID(id, ifname); err != nil {
+			errs = append(errs, fmt.Errorf("release address of %s/%s: %w", id, ifname, err))
+		}
+		store.Close()
+	}
+	rs, err := openRuleset(nc.Table)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	all, err := rs.rules()
+	if err == nil {
+		tag := attachmentTag(nc.Name, id, ifname)
+		_, err = rs.deleteWhere(all, func(t string) bool { return tagAttachment(t) == tag })
+	}
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// del is CNI DEL.
+func del(args *skel.CmdArgs) error {
+	nc, err := parseArgs(args, false)
+	if err != nil {
+		return err
+	}
+	unlock, err := lockNetwork(nc)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return teardown(nc, args.ContainerID, args.IfName)
+}
