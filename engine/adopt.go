@@ -37,6 +37,12 @@ func (e *Engine) loadAndAdopt(ctx context.Context) error {
 		c := &container{rec: r, exited: closedChan(), gone: make(chan struct{})}
 		e.containers[r.ID] = c
 		if !r.State.Running && r.State.Status != api.StateRestarting {
+			// Docker's difference between always and unless-stopped: an
+			// `always` container stopped by hand starts again with the agent.
+			if r.Config.RestartPolicy.Name == "always" && r.ManuallyStopped && !r.Config.AutoRemove {
+				c.rec.ManuallyStopped = false
+				restart = append(restart, c)
+			}
 			continue
 		}
 		if r.State.Running && r.BootID == boot {

@@ -161,3 +161,27 @@ func setBootID(t *testing.T, dataDir, boot string) {
 		}
 	}
 }
+
+// After an agent restart, an `always` container stopped by hand starts
+// again; an `unless-stopped` one stays stopped (Docker's semantics).
+func TestAlwaysVersusUnlessStoppedAcrossAgentRestart(t *testing.T) {
+	te := newTestEngine(t)
+	ctx := context.Background()
+	always := te.run(api.ContainerConfig{Cmd: []string{"sleep", "60"}, RestartPolicy: api.RestartPolicy{Name: "always"}})
+	unless := te.run(api.ContainerConfig{Cmd: []string{"sleep", "60"}, RestartPolicy: api.RestartPolicy{Name: "unless-stopped"}})
+	zero := 0
+	for _, id := range []string{always, unless} {
+		if err := te.Stop(ctx, id, &zero); err != nil {
+			t.Fatal(err)
+		}
+	}
+	te.Close()
+	te.Engine = nil
+	te.open()
+	waitFor(t, "the always container to start with the agent", 15*time.Second, func() bool {
+		return mustInspect(t, te, always).State.Running
+	})
+	if mustInspect(t, te, unless).State.Running {
+		t.Fatal("an unless-stopped container stopped by hand must stay stopped")
+	}
+}
