@@ -110,7 +110,7 @@ func check(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	all, err := rs.rules()
+	all, _, err := rs.rules()
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ func gc(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	all, err := rs.rules()
+	all, _, err := rs.rules()
 	if err != nil {
 		return err
 	}

@@ -289,7 +289,7 @@ func (l *lab) state(cfg Config) state {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	all, err := rs.rules()
+	all, _, err := rs.rules()
 	if err != nil {
 		l.t.Fatal(err)
 	}

@@ -78,26 +78,30 @@ type taggedRule struct {
 	tag   string
 }
 
-// rules lists every rule of the table with its tag; a missing table has none.
-func (rs *ruleset) rules() ([]taggedRule, error) {
-	ok, err := rs.exists()
-	if err != nil || !ok {
-		return nil, err
+// rules lists every rule of the table with its tag; a missing table has
+// none. complete reports whether the table and all its chains exist, so
+// callers skip ensure (an nftables commit costs milliseconds).
+func (rs *ruleset) rules() (_ []taggedRule, complete bool, _ error) {
+	chains, err := rs.conn.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return nil, false, fmt.Errorf("list nftables chains: %w", err)
 	}
 	var out []taggedRule
-	for _, name := range []string{chainPrerouting, chainOutput, chainPostrouting, chainForward} {
-		rules, err := rs.conn.GetRules(rs.table, rs.chains[name])
+	found := 0
+	for _, ch := range chains {
+		if ch.Table.Name != rs.table.Name || rs.chains[ch.Name] == nil {
+			continue
+		}
+		found++
+		rules, err := rs.conn.GetRules(rs.table, rs.chains[ch.Name])
 		if err != nil {
-			if strings.Contains(err.Error(), "no such file") {
-				continue
-			}
-			return nil, fmt.Errorf("list rules of %s/%s: %w", rs.table.Name, name, err)
+			return nil, false, fmt.Errorf("list rules of %s/%s: %w", rs.table.Name, ch.Name, err)
 		}
 		for _, r := range rules {
-			out = append(out, taggedRule{chain: name, rule: r, tag: string(r.UserData)})
+			out = append(out, taggedRule{chain: ch.Name, rule: r, tag: string(r.UserData)})
 		}
 	}
-	return out, nil
+	return out, found == len(rs.chains), nil
 }
 
 // deleteWhere queues the deletion of every listed rule whose tag matches and flushes.
@@ -155,12 +159,14 @@ func (rs *ruleset) ensureNetworkRules(nc *netConf, existing []taggedRule) error 
 	for _, r := range existing {
 		have[r.tag] = true
 	}
+	added := 0
 	add := func(chain, what string, exprs []expr.Any) {
 		tag := networkTag(nc.Bridge, what)
 		if have[tag] {
 			return
 		}
 		rs.conn.AddRule(&nftables.Rule{Table: rs.table, Chain: rs.chains[chain], Exprs: exprs, UserData: []byte(tag)})
+		added++
 	}
 	br := ifnameBytes(nc.Bridge)
 	// ip saddr <subnet> oifname != <bridge> masquerade
@@ -183,6 +189,9 @@ func (rs *ruleset) ensureNetworkRules(nc *netConf, existing []taggedRule) error 
 		matchCtBits(expr.CtKeySTATUS, ipsDstNAT, expr.CmpOpEq),
 		[]expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}},
 	))
+	if added == 0 {
+		return nil
+	}
 	if err := rs.conn.Flush(); err != nil {
 		return fmt.Errorf("add rules of network %s to %s: %w", nc.Name, rs.table.Name, err)
 	}

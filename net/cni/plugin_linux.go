@@ -103,7 +103,7 @@ func add(args *skel.CmdArgs) (_ *current.Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	existing, err := rs.rules()
+	existing, complete, err := rs.rules()
 	if err != nil {
 		return nil, err
 	}
@@ -123,8 +123,10 @@ func add(args *skel.CmdArgs) (_ *current.Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := rs.ensure(); err != nil {
-		return nil, err
+	if !complete {
+		if err := rs.ensure(); err != nil {
+			return nil, err
+		}
 	}
 	if err := rs.ensureNetworkRules(nc, existing); err != nil {
 		return nil, err
@@ -240,7 +242,7 @@ func teardown(nc *netConf, id, ifname string) error {
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	all, err := rs.rules()
+	all, _, err := rs.rules()
 	if err == nil {
 		tag := attachmentTag(nc.Name, id, ifname)
 		_, err = rs.deleteWhere(all, func(t string) bool { return tagAttachment(t) == tag })

@@ -46,7 +46,7 @@ func (n *Network) Remove(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	all, err := rs.rules()
+	all, _, err := rs.rules()
 	if err != nil {
 		return err
 	}
