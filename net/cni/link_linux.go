@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
+	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -158,4 +159,26 @@ func bridgePorts(bridge string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// createVeth creates the attachment's veth pair in one netlink request: the
+// host end already enslaved to the bridge and up, the container end created
+// directly inside the container's namespace (no move between namespaces).
+// Being atomic, a crash can never leave a veth outside the bridge, where GC
+// would not find it.
+func createVeth(nc *netConf, br netlink.Link, hostName, contName string, netns ns.NetNS) (netlink.Link, error) {
+	la := netlink.NewLinkAttrs()
+	la.Name = hostName
+	la.MTU = nc.MTU
+	la.MasterIndex = br.Attrs().Index
+	la.Flags = net.FlagUp
+	veth := &netlink.Veth{LinkAttrs: la, PeerName: contName, PeerNamespace: netlink.NsFd(int(netns.Fd()))}
+	if err := netlink.LinkAdd(veth); err != nil {
+		return nil, fmt.Errorf("create veth %s (container end %s): %w", hostName, contName, err)
+	}
+	l, err := netlinksafe.LinkByName(hostName)
+	if err != nil {
+		return nil, fmt.Errorf("look up %s: %w", hostName, err)
+	}
+	return l, nil
 }

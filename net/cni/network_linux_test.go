@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -263,4 +265,54 @@ func unmountNS(path string) error {
 		return fmt.Errorf("unmount %s: %w", path, err)
 	}
 	return nil
+}
+
+// TestGCAfterCrash: an agent killed -9 between the plugin's ADD and
+// libcni's cache write leaves an attachment only the plugin's own state
+// knows of. GC with the valid list still reclaims its address, rules and
+// veth, and the address is handed out again exactly once.
+func TestGCAfterCrash(t *testing.T) {
+	l := newLab(t)
+	n := l.network(1)
+	ctx := ctxT(t)
+	ghost, live := l.netns(), l.netns()
+	port := freePort(t)
+	atG, err := n.Attach(ctx, "ghost", ghost.Path(), []PortMapping{{HostPort: port, ContainerPort: 80}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(l.dataDir, ".cache")); err != nil {
+		t.Fatal(err)
+	}
+	// The restarted agent knows only "live", which it attaches again.
+	restarted, err := New(l.config(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	atL, err := restarted.Attach(ctx, "live", live.Path(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = restarted.Detach(ctx, "live", live.Path()) })
+	if atL.IP.IP.Equal(atG.IP.IP) {
+		t.Fatalf("address %s assigned twice", atG.IP.IP)
+	}
+	if err := restarted.GC(ctx, []string{"live"}); err != nil {
+		t.Fatal(err)
+	}
+	s := l.state(l.config(1))
+	if len(s.veths) != 1 || len(s.reservations) != 1 || len(s.attachmentRules()) != 0 {
+		t.Fatalf("after gc: %+v", s)
+	}
+	if err := restarted.Check(ctx, "live", live.Path()); err != nil {
+		t.Fatal(err)
+	}
+	// The ghost's port is free again.
+	other := l.netns()
+	if _, err := restarted.Attach(ctx, "next", other.Path(), []PortMapping{{HostPort: port, ContainerPort: 80}}); err != nil {
+		t.Fatalf("port of a collected attachment: %v", err)
+	}
+	if err := restarted.Detach(ctx, "next", other.Path()); err != nil {
+		t.Fatal(err)
+	}
 }

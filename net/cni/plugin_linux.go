@@ -14,12 +14,11 @@ import (
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
-	"github.com/containernetworking/plugins/pkg/ip"
 	"github.com/containernetworking/plugins/pkg/ipam"
+	"github.com/containernetworking/plugins/pkg/netlinksafe"
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/containernetworking/plugins/plugins/ipam/host-local/backend/allocator"
 	"github.com/containernetworking/plugins/plugins/ipam/host-local/backend/disk"
-	"github.com/vishvananda/netlink"
 )
 
 // lockNetwork serialises the plugin's operations on one network across
@@ -149,16 +148,19 @@ func add(args *skel.CmdArgs) (_ *current.Result, err error) {
 		Interfaces: []*current.Interface{{Name: nc.Bridge, Mac: br.Attrs().HardwareAddr.String()}},
 		Routes:     []*types.Route{{Dst: net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}, GW: nc.gateway}},
 	}
-	err = netns.Do(func(hostNS ns.NetNS) error {
-		hostIf, contIf, err := ip.SetupVethWithName(args.IfName, hostName, nc.MTU, "", hostNS)
+	hostLink, err := createVeth(nc, br, hostName, args.IfName, netns)
+	if err != nil {
+		return nil, err
+	}
+	res.Interfaces = append(res.Interfaces, &current.Interface{Name: hostName, Mac: hostLink.Attrs().HardwareAddr.String()})
+	ipc.Interface = current.Int(2)
+	res.IPs = []*current.IPConfig{ipc}
+	err = netns.Do(func(ns.NetNS) error {
+		cl, err := netlinksafe.LinkByName(args.IfName)
 		if err != nil {
-			return fmt.Errorf("create veth %s/%s: %w", hostName, args.IfName, err)
+			return fmt.Errorf("look up %s in %s: %w", args.IfName, args.Netns, err)
 		}
-		res.Interfaces = append(res.Interfaces,
-			&current.Interface{Name: hostIf.Name, Mac: hostIf.HardwareAddr.String()},
-			&current.Interface{Name: contIf.Name, Mac: contIf.HardwareAddr.String(), Sandbox: args.Netns})
-		ipc.Interface = current.Int(2)
-		res.IPs = []*current.IPConfig{ipc}
+		res.Interfaces = append(res.Interfaces, &current.Interface{Name: args.IfName, Mac: cl.Attrs().HardwareAddr.String(), Sandbox: args.Netns})
 		if err := ipam.ConfigureIface(args.IfName, res); err != nil {
 			return fmt.Errorf("configure %s in %s: %w", args.IfName, args.Netns, err)
 		}
@@ -166,13 +168,6 @@ func add(args *skel.CmdArgs) (_ *current.Result, err error) {
 	})
 	if err != nil {
 		return nil, err
-	}
-	hostLink, err := netlink.LinkByName(hostName)
-	if err != nil {
-		return nil, fmt.Errorf("look up %s: %w", hostName, err)
-	}
-	if err := netlink.LinkSetMaster(hostLink, br); err != nil {
-		return nil, fmt.Errorf("attach %s to bridge %s: %w", hostName, nc.Bridge, err)
 	}
 	if err := rs.addPortRules(nc, args.ContainerID, args.IfName, ipc.Address.IP); err != nil {
 		return nil, err
@@ -224,12 +219,13 @@ func portsClash(key string, p PortMapping) bool {
 
 // teardown removes an attachment: its veth pair (deleting the host end
 // removes the container end), its address and its rules. Everything missing
-// is fine, so DEL is idempotent.
+// is fine, so DEL is idempotent. Deleting a link and deleting rules each
+// wait for an RCU grace period in the kernel (~10 ms each here); running
+// them at once lets them share it.
 func teardown(nc *netConf, id, ifname string) error {
+	linkErr := make(chan error, 1)
+	go func() { linkErr <- deleteLink(hostVethName(nc.Name, id, ifname)) }()
 	var errs []error
-	if err := deleteLink(hostVethName(nc.Name, id, ifname)); err != nil {
-		errs = append(errs, err)
-	}
 	if store, err := disk.New(nc.Name, nc.DataDir); err != nil {
 		errs = append(errs, fmt.Errorf("open IPAM store of %s: %w", nc.Name, err))
 	} else {
@@ -238,16 +234,19 @@ func teardown(nc *netConf, id, ifname string) error {
 		}
 		store.Close()
 	}
-	rs, err := openRuleset(nc.Table)
-	if err != nil {
-		return errors.Join(append(errs, err)...)
+	if rs, err := openRuleset(nc.Table); err != nil {
+		errs = append(errs, err)
+	} else {
+		all, _, err := rs.rules()
+		if err == nil {
+			tag := attachmentTag(nc.Name, id, ifname)
+			_, err = rs.deleteWhere(all, func(t string) bool { return tagAttachment(t) == tag })
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
-	all, _, err := rs.rules()
-	if err == nil {
-		tag := attachmentTag(nc.Name, id, ifname)
-		_, err = rs.deleteWhere(all, func(t string) bool { return tagAttachment(t) == tag })
-	}
-	if err != nil {
+	if err := <-linkErr; err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
