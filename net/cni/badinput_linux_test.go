@@ -206,3 +206,52 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Fatalf("valid config: %v", err)
 	}
 }
+
+func TestBridgeNameClash(t *testing.T) {
+	l := newLab(t)
+	ctx := ctxT(t)
+	n1 := l.network(1)
+	a := l.netns()
+	if _, err := n1.Attach(ctx, "a", a.Path(), nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n1.Detach(ctx, "a", a.Path()) })
+	clash := l.config(2)
+	clash.Bridge = l.config(1).Bridge
+	n2, err := New(clash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := l.netns()
+	if _, err := n2.Attach(ctx, "b", b.Path(), nil); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("second network on the same bridge: %v, want ErrInvalidConfig", err)
+	}
+	if s := l.state(clash); len(s.reservations) != 0 || len(s.veths) != 1 {
+		t.Fatalf("clash left state: %+v", s)
+	}
+}
+
+func TestCheckSeesMissingPortRule(t *testing.T) {
+	l := newLab(t)
+	ctx := ctxT(t)
+	n := l.network(1)
+	c := l.netns()
+	if _, err := n.Attach(ctx, "c", c.Path(), []PortMapping{{HostPort: freePort(t), ContainerPort: 80}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Detach(ctx, "c", c.Path()) })
+	rs, err := openRuleset(l.table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _, err := rs.rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, err := rs.deleteWhere(all, func(tag string) bool { return tagPort(tag) != "" }); err != nil || k != 2 {
+		t.Fatalf("delete port rules: %d, %v", k, err)
+	}
+	if err := n.Check(ctx, "c", c.Path()); !errors.Is(err, ErrCheckFailed) {
+		t.Fatalf("check without the port rules: %v, want ErrCheckFailed", err)
+	}
+}

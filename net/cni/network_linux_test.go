@@ -316,3 +316,47 @@ func TestGCAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestConcurrentAttach: attaches racing on one network get distinct
+// addresses and all work (the plugin serialises per network).
+func TestConcurrentAttach(t *testing.T) {
+	l := newLab(t)
+	n := l.network(1)
+	ctx := ctxT(t)
+	const k = 6
+	spaces := make([]string, k)
+	for i := range spaces {
+		spaces[i] = l.netns().Path()
+	}
+	ips := make([]string, k)
+	errs := make(chan error, k)
+	for i := range k {
+		go func() {
+			at, err := n.Attach(ctx, fmt.Sprintf("c%d", i), spaces[i], nil)
+			if err == nil {
+				ips[i] = at.IP.IP.String()
+			}
+			errs <- err
+		}()
+	}
+	for range k {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() {
+		for i := range k {
+			_ = n.Detach(ctx, fmt.Sprintf("c%d", i), spaces[i])
+		}
+	})
+	seen := map[string]bool{}
+	for _, ip := range ips {
+		if ip == "" || seen[ip] {
+			t.Fatalf("addresses %v: missing or duplicated", ips)
+		}
+		seen[ip] = true
+	}
+	if s := l.state(l.config(1)); len(s.veths) != k || len(s.reservations) != k {
+		t.Fatalf("state after concurrent attach: %+v", s)
+	}
+}
