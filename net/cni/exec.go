@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/containernetworking/cni/pkg/invoke"
@@ -33,7 +34,7 @@ func PluginMain(args []string) int {
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(stdoutWriter(), "%s\n", out)
+			_, err = fmt.Fprintf(os.Stdout, "%s\n", out)
 			return err
 		},
 		Del:    func(a *skel.CmdArgs) error { _, err := runCommand("DEL", a); return err },

@@ -4,8 +4,6 @@ package cni
 
 import (
 	"context"
-	"io"
-	"os"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	current "github.com/containernetworking/cni/pkg/types/100"
@@ -16,7 +14,6 @@ func del(*skel.CmdArgs) error                    { return ErrUnsupported }
 func check(*skel.CmdArgs) error                  { return ErrUnsupported }
 func gc(*skel.CmdArgs) error                     { return ErrUnsupported }
 func status(*skel.CmdArgs) error                 { return ErrUnsupported }
-func stdoutWriter() io.Writer                    { return os.Stdout }
 
 // Remove needs Linux.
 func (n *Network) Remove(ctx context.Context) error { return ErrUnsupported }

@@ -3,9 +3,6 @@
 package cni
 
 import (
-	"io"
-	"os"
-
 	"github.com/containernetworking/cni/pkg/skel"
 )
 
@@ -14,5 +11,3 @@ func status(a *skel.CmdArgs) error {
 	_, err := parseConfig(a.StdinData)
 	return err
 }
-
-func stdoutWriter() io.Writer { return os.Stdout }
