@@ -360,3 +360,35 @@ func TestConcurrentAttach(t *testing.T) {
 		t.Fatalf("state after concurrent attach: %+v", s)
 	}
 }
+
+// TestAttachOverStaleVeth: a veth left by a crash (no reservation, no
+// cache) does not stop the same container from attaching again.
+func TestAttachOverStaleVeth(t *testing.T) {
+	l := newLab(t)
+	n := l.network(1)
+	ctx := ctxT(t)
+	c := l.netns()
+	if _, err := n.Attach(ctx, "c", c.Path(), nil); err != nil {
+		t.Fatal(err)
+	}
+	// Lose the reservation as a crash between veth and IPAM would.
+	store, err := openStore(n.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.GC(nil); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	c2 := l.netns()
+	if _, err := n.Attach(ctx, "c", c2.Path(), nil); err != nil {
+		t.Fatalf("attach over a stale veth: %v", err)
+	}
+	if err := n.Check(ctx, "c", c2.Path()); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Detach(ctx, "c", c2.Path()); err != nil {
+		t.Fatal(err)
+	}
+	l.noTrace(t, l.config(1), "detach after re-attach")
+}

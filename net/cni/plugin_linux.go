@@ -117,6 +117,11 @@ func add(args *skel.CmdArgs) (_ *current.Result, err error) {
 	if store.FindByID(args.ContainerID, args.IfName) {
 		return nil, fmt.Errorf("%w: %s/%s is already attached to %s", ErrInvalidConfig, args.ContainerID, args.IfName, nc.Name)
 	}
+	// A veth by this attachment's name without a reservation is a leftover
+	// (a crash before GC ran): it goes, so the container can attach again.
+	if err := deleteLink(hostVethName(nc.Name, args.ContainerID, args.IfName)); err != nil {
+		return nil, fmt.Errorf("remove stale veth: %w", err)
+	}
 
 	br, err := ensureBridge(nc)
 	if err != nil {
