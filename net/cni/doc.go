@@ -20,7 +20,8 @@
 //
 //	chain prerouting  nat    hook prerouting  prio -100: published ports (DNAT)
 //	chain output      nat    hook output      prio -100: the same, for the host itself (127.0.0.1 too)
-//	chain postrouting nat    hook postrouting prio  100: masquerade per network, and 127.0.0.0/8 into a bridge
+//	chain postrouting nat    hook postrouting prio  100: masquerade per network, 127.0.0.0/8 into a bridge,
+//	                                                     and DNATed traffic from a bridge back into it (hairpin)
 //	chain forward     filter hook forward     prio    0: new connections into a bridge from elsewhere are
 //	                                                     dropped unless DNATed (isolation between bridges)
 //

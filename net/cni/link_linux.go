@@ -180,5 +180,10 @@ func createVeth(nc *netConf, br netlink.Link, hostName, contName string, netns n
 	if err != nil {
 		return nil, fmt.Errorf("look up %s: %w", hostName, err)
 	}
+	// Hairpin lets the bridge send a container's packets DNATed back to
+	// itself (its own published port through a host address) out the same port.
+	if err := netlink.LinkSetHairpin(l, true); err != nil {
+		return nil, fmt.Errorf("set hairpin on %s: %w", hostName, err)
+	}
 	return l, nil
 }

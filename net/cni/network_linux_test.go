@@ -392,3 +392,28 @@ func TestAttachOverStaleVeth(t *testing.T) {
 	}
 	l.noTrace(t, l.config(1), "detach after re-attach")
 }
+
+// TestHairpin: containers reach published ports of their own network,
+// their own included, through the host's address.
+func TestHairpin(t *testing.T) {
+	l := newLab(t)
+	n := l.network(1)
+	ctx := ctxT(t)
+	a, b := l.netns(), l.netns()
+	pa, pb := freePort(t), freePort(t)
+	if _, err := n.Attach(ctx, "a", a.Path(), []PortMapping{{HostPort: pa, ContainerPort: 80}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Detach(ctx, "a", a.Path()) })
+	if _, err := n.Attach(ctx, "b", b.Path(), []PortMapping{{HostPort: pb, ContainerPort: 80}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Detach(ctx, "b", b.Path()) })
+	serveTCP(t, a, ":80")
+	serveTCP(t, b, ":80")
+	for _, port := range []int{pb, pa} {
+		if _, err := dialTCP(a, net.JoinHostPort(l.hostIP.String(), strconv.Itoa(port)), dialTimeout); err != nil {
+			t.Fatalf("a -> host:%d: %v", port, err)
+		}
+	}
+}

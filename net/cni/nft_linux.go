@@ -181,6 +181,15 @@ func (rs *ruleset) ensureNetworkRules(nc *netConf, existing []taggedRule) error 
 		matchMeta(expr.MetaKeyOIFNAME, expr.CmpOpEq, br),
 		[]expr.Any{&expr.Masq{}},
 	))
+	// ip saddr <subnet> oifname <bridge> ct status dnat masquerade: a container
+	// reaching a published port of its own network through a host address
+	// gets the answer back through the host (hairpin).
+	add(chainPostrouting, "hairpin", concat(
+		matchPrefix(12, nc.subnet),
+		matchMeta(expr.MetaKeyOIFNAME, expr.CmpOpEq, br),
+		matchCtBits(expr.CtKeySTATUS, ipsDstNAT, expr.CmpOpNeq),
+		[]expr.Any{&expr.Masq{}},
+	))
 	// oifname <bridge> iifname != <bridge> ct state new ct status & dnat == 0 drop
 	add(chainForward, "isolate", concat(
 		matchMeta(expr.MetaKeyOIFNAME, expr.CmpOpEq, br),
