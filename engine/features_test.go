@@ -6,11 +6,15 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"kedge/api"
+	"kedge/internal/testimage"
 )
 
 func TestUserMountsAndReadOnlyRootfs(t *testing.T) {
@@ -258,5 +263,59 @@ func TestFlagsSeenFromInside(t *testing.T) {
 				t.Errorf("%s: exit %d, out %q, stderr %q; want %q", c.name, code, out, errOut, w)
 			}
 		}
+	}
+}
+
+// dockerArchive builds a docker-save archive of one layer with a Docker
+// image config (which, unlike OCI's, carries HEALTHCHECK).
+func dockerArchive(t *testing.T, ref string, layer []byte, config map[string]any) []byte {
+	t.Helper()
+	diff := sha256.Sum256(layer)
+	diffID := "sha256:" + hex.EncodeToString(diff[:])
+	cfg, _ := json.Marshal(map[string]any{
+		"architecture": goruntime.GOARCH, "os": "linux", "config": config,
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{diffID}},
+	})
+	cfgSum := sha256.Sum256(cfg)
+	cfgName := hex.EncodeToString(cfgSum[:]) + ".json"
+	manifest, _ := json.Marshal([]map[string]any{{"Config": cfgName, "RepoTags": []string{ref}, "Layers": []string{"layer.tar"}}})
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"layer.tar", layer}, {cfgName, cfg}, {"manifest.json", manifest}} {
+		tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), Typeflag: tar.TypeReg})
+		tw.Write(f.data)
+	}
+	tw.Close()
+	return buf.Bytes()
+}
+
+// An image's HEALTHCHECK and STOPSIGNAL apply to its containers.
+func TestImageHealthcheckAndStopSignal(t *testing.T) {
+	te := newTestEngine(t)
+	archive := dockerArchive(t, "hc:test", testimage.BusyboxLayer(t), map[string]any{
+		"Env":        testimage.DefaultEnv,
+		"Cmd":        []string{"sh", "-c", "trap 'exit 7' USR1; touch /tmp/trap-set; while true; do sleep 0.05; done"},
+		"StopSignal": "SIGUSR1",
+		"Healthcheck": map[string]any{
+			"Test": []string{"CMD-SHELL", "test -e /tmp/trap-set"}, "Interval": int64(100 * time.Millisecond), "Retries": 1,
+		},
+	})
+	if _, err := te.images.Import(context.Background(), bytes.NewReader(archive)); err != nil {
+		t.Fatal(err)
+	}
+	id := te.run(api.ContainerConfig{Image: "hc:test"})
+	waitFor(t, "healthy from the image's HEALTHCHECK", 10*time.Second, func() bool {
+		h := mustInspect(t, te, id).State.Health
+		return h != nil && h.Status == "healthy"
+	})
+	ten := 10
+	if err := te.Stop(context.Background(), id, &ten); err != nil {
+		t.Fatal(err)
+	}
+	if c := mustInspect(t, te, id); c.State.ExitCode != 7 {
+		t.Fatalf("stop used exit %d: want the image's STOPSIGNAL (SIGUSR1, trapped to exit 7)", c.State.ExitCode)
 	}
 }
