@@ -319,3 +319,40 @@ func TestImageHealthcheckAndStopSignal(t *testing.T) {
 		t.Fatalf("stop used exit %d: want the image's STOPSIGNAL (SIGUSR1, trapped to exit 7)", c.State.ExitCode)
 	}
 }
+
+// A full disk is a clear error that leaves nothing half-written.
+func TestFullDiskImportIsCleanError(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	e, err := New(context.Background(), Options{DataDir: dir, RunDir: t.TempDir(), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	_, err = e.images.Import(context.Background(), bytes.NewReader(testimage.Busybox(t)))
+	if err == nil {
+		t.Fatal("importing a 2 MB image into 1 MB of disk succeeded")
+	}
+	if !strings.Contains(err.Error(), "space") && !strings.Contains(err.Error(), "disk") {
+		t.Errorf("error does not say the disk is full: %v", err)
+	}
+	if imgs, _ := e.images.List(); len(imgs) != 0 {
+		t.Errorf("a failed import left images: %v", imgs)
+	}
+	var left []string
+	filepath.Walk(filepath.Join(dir, "image"), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() && !strings.HasSuffix(p, ".db") {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) > 0 {
+		t.Errorf("a failed import left files: %v", left)
+	}
+}
