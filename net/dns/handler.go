@@ -1,0 +1,118 @@
+package dns
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+var _ dns.Handler = (*Server)(nil)
+
+// ServeDNS answers one query; the miekg/dns server loops call it, one
+// goroutine per query. It is exported only to satisfy dns.Handler.
+func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	select {
+	case s.sem <- struct{}{}:
+		defer func() { <-s.sem }()
+	default:
+		s.reply(w, r, failure(r, dns.RcodeRefused))
+		return
+	}
+	s.mu.Lock()
+	ctx := s.ctx
+	s.mu.Unlock()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	s.reply(w, r, s.answer(ctx, r))
+}
+
+// answer builds the response to r: local, NXDOMAIN, or forwarded.
+func (s *Server) answer(ctx context.Context, r *dns.Msg) *dns.Msg {
+	if r.Response || r.Opcode != dns.OpcodeQuery {
+		return failure(r, dns.RcodeNotImplemented)
+	}
+	if len(r.Question) != 1 {
+		return failure(r, dns.RcodeFormatError)
+	}
+	q := r.Question[0]
+	name := CanonicalName(q.Name)
+	if q.Qclass == dns.ClassINET || q.Qclass == dns.ClassANY {
+		if s.opts.Lookup != nil {
+			if addrs, ok := s.opts.Lookup.LookupHost(ctx, name); ok {
+				return s.local(r, q, addrs)
+			}
+		}
+		if s.owns(name) {
+			m := new(dns.Msg)
+			m.SetRcode(r, dns.RcodeNameError)
+			m.Authoritative = true
+			m.RecursionAvailable = true
+			return m
+		}
+	}
+	return s.forward(ctx, r)
+}
+
+// owns reports whether name lies under one of the server's Domains.
+func (s *Server) owns(name string) bool {
+	for _, d := range s.domains {
+		if name == d || strings.HasSuffix(name, "."+d) {
+			return true
+		}
+	}
+	return false
+}
+
+// local answers a query for a name the network owns: the addresses of the
+// asked family, or none (NODATA) for a family or type it lacks.
+func (s *Server) local(r *dns.Msg, q dns.Question, addrs []netip.Addr) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetReply(r)
+	m.Authoritative = true
+	m.RecursionAvailable = true
+	hdr := func(t uint16) dns.RR_Header {
+		return dns.RR_Header{Name: q.Name, Rrtype: t, Class: dns.ClassINET, Ttl: s.opts.TTL}
+	}
+	for _, a := range addrs {
+		a = a.Unmap()
+		switch {
+		case a.Is4() && (q.Qtype == dns.TypeA || q.Qtype == dns.TypeANY):
+			m.Answer = append(m.Answer, &dns.A{Hdr: hdr(dns.TypeA), A: a.AsSlice()})
+		case a.Is6() && (q.Qtype == dns.TypeAAAA || q.Qtype == dns.TypeANY):
+			m.Answer = append(m.Answer, &dns.AAAA{Hdr: hdr(dns.TypeAAAA), AAAA: a.AsSlice()})
+		}
+	}
+	if opt := r.IsEdns0(); opt != nil {
+		m.SetEdns0(dns.DefaultMsgSize, false)
+	}
+	return m
+}
+
+// failure is an empty response to r with rcode.
+func failure(r *dns.Msg, rcode int) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetRcode(r, rcode)
+	m.RecursionAvailable = true
+	return m
+}
+
+// reply fits m to what the client can take (UDP: 512 bytes, or its EDNS0
+// buffer size; the TC bit tells it to retry over TCP) and sends it.
+func (s *Server) reply(w dns.ResponseWriter, r, m *dns.Msg) {
+	m.Id = r.Id
+	size := dns.MaxMsgSize
+	if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
+		size = dns.MinMsgSize
+		if opt := r.IsEdns0(); opt != nil && int(opt.UDPSize()) > size {
+			size = int(opt.UDPSize())
+		}
+	}
+	m.Truncate(size)
+	if err := w.WriteMsg(m); err != nil {
+		s.log.Debug("dns reply not sent", "client", w.RemoteAddr().String(), "err", err)
+	}
+}
