@@ -41,8 +41,11 @@ type ContainerConfig struct {
 	Security      Security      `json:"security"`
 	RestartPolicy RestartPolicy `json:"restart_policy"`
 	Log           LogConfig     `json:"log"`
-	// NetworkMode is "none" (default here) or "host".
+	// NetworkMode is "none" (default here), "host", or "container:NAME" to
+	// share a running container's network namespace (a pod).
 	NetworkMode string `json:"network_mode,omitempty"`
+	// IpcMode is "" or "private", "host", or "container:NAME".
+	IpcMode string `json:"ipc_mode,omitempty"`
 }
 
 // Mount is a volume, bind mount or tmpfs in a container.

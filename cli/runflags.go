@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -54,7 +55,8 @@ func containerFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "health-start-period", Usage: "start-up time before failures count"},
 		&cli.BoolFlag{Name: "no-healthcheck", Usage: "disable the image's health check"},
 		&cli.StringSliceFlag{Name: "log-opt", Usage: "log rotation: max-size=10m, max-file=3"},
-		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "network mode: none or host"},
+		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "network mode: none, host or container:NAME (share another container's network namespace)"},
+		&cli.StringFlag{Name: "ipc", Usage: "IPC namespace: private (default), host or container:NAME"},
 		&cli.StringFlag{Name: "stop-signal", Usage: "signal that stops the container"},
 		&cli.IntFlag{Name: "stop-timeout", Usage: "seconds to wait before killing on stop"},
 		&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull the image: missing, always or never"},
@@ -138,11 +140,17 @@ func buildConfig(c *cli.Context, src configSources) (*api.ContainerConfig, error
 	if cfg.Healthcheck, err = healthConfig(c); err != nil {
 		return nil, err
 	}
-	switch n := c.String("network"); n {
-	case "", "none", "host":
+	switch n := c.String("network"); {
+	case n == "" || n == "none" || n == "host" || (strings.HasPrefix(n, "container:") && len(n) > len("container:")):
 		cfg.NetworkMode = n
 	default:
-		return nil, fmt.Errorf("--network %q: want none or host: %w", n, api.ErrInvalid)
+		return nil, fmt.Errorf("--network %q: want none, host or container:NAME: %w", n, api.ErrInvalid)
+	}
+	switch n := c.String("ipc"); {
+	case n == "" || n == "private" || n == "host" || (strings.HasPrefix(n, "container:") && len(n) > len("container:")):
+		cfg.IpcMode = n
+	default:
+		return nil, fmt.Errorf("--ipc %q: want private, host or container:NAME: %w", n, api.ErrInvalid)
 	}
 	if c.IsSet("stop-signal") {
 		if cfg.StopSignal, err = parseSignal(c.String("stop-signal")); err != nil {

@@ -106,10 +106,11 @@ func validateConfig(cfg *api.ContainerConfig) error {
 	if cfg.AutoRemove && cfg.RestartPolicy.Name != "" && cfg.RestartPolicy.Name != "no" {
 		return fmt.Errorf("conflicting options: --restart and --rm: %w", api.ErrInvalid)
 	}
-	switch cfg.NetworkMode {
-	case "", "none", "host":
-	default:
-		return fmt.Errorf("network %q: only none and host are available on this node: %w", cfg.NetworkMode, api.ErrInvalid)
+	if err := validNamespaceMode("network", cfg.NetworkMode, "none"); err != nil {
+		return err
+	}
+	if err := validNamespaceMode("ipc", cfg.IpcMode, "private"); err != nil {
+		return err
 	}
 	r := cfg.Resources
 	if r.Memory < 0 || r.NanoCPUs < 0 || r.CPUShares < 0 || r.ShmSize < 0 {
@@ -167,6 +168,18 @@ func validateConfig(cfg *api.ContainerConfig) error {
 		}
 	}
 	return nil
+}
+
+// validNamespaceMode checks a --network or --ipc value: the default (own
+// namespace), host, or container:NAME.
+func validNamespaceMode(flag, mode, own string) error {
+	switch {
+	case mode == "" || mode == own || mode == "host":
+		return nil
+	case strings.HasPrefix(mode, "container:") && len(mode) > len("container:"):
+		return nil
+	}
+	return fmt.Errorf("%s %q: want %s, host or container:NAME: %w", flag, mode, own, api.ErrInvalid)
 }
 
 func validCpuset(s string) bool {

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -354,5 +355,40 @@ func TestFullDiskImportIsCleanError(t *testing.T) {
 	})
 	if len(left) > 0 {
 		t.Errorf("a failed import left files: %v", left)
+	}
+}
+
+// Containers that share a network namespace (a pod) reach each other on
+// localhost; one that shares the IPC namespace sees the other's queues.
+func TestSharedNetworkAndIPCNamespaces(t *testing.T) {
+	te := newTestEngine(t)
+	server := te.run(api.ContainerConfig{Name: "server", Cmd: sh("mkdir -p /www && echo pod-ok > /www/index.html && touch /tmp/trap-set && exec httpd -f -p 127.0.0.1:8080 -h /www")})
+	waitForFile(t, te, server, "/tmp/trap-set")
+	waitFor(t, "the pod neighbour to reach the server on localhost", 10*time.Second, func() bool {
+		c, o, _ := te.runToExit(api.ContainerConfig{NetworkMode: "container:server", Cmd: sh("wget -qO- http://127.0.0.1:8080/index.html")})
+		return c == 0 && o == "pod-ok\n"
+	})
+	if c, _, _ := te.runToExit(api.ContainerConfig{Cmd: sh("wget -qO- -T 1 http://127.0.0.1:8080/index.html")}); c == 0 {
+		t.Fatal("a container outside the pod reached the server's localhost")
+	}
+	srv := mustInspect(t, te, server)
+	var a, b bytes.Buffer
+	te.Exec(context.Background(), server, &api.ExecConfig{Cmd: []string{"readlink", "/proc/self/ns/ipc"}}, ExecIO{Stdout: &a})
+	_, nb, _ := te.runToExit(api.ContainerConfig{IpcMode: "container:server", Cmd: []string{"readlink", "/proc/self/ns/ipc"}})
+	b.WriteString(nb)
+	if a.String() == "" || a.String() != b.String() {
+		t.Fatalf("--ipc container:server: ipc namespaces %q vs %q", a.String(), b.String())
+	}
+	if _, err := te.Create(context.Background(), &api.ContainerConfig{Image: busybox, Cmd: []string{"true"}, NetworkMode: "container:"}); !errors.Is(err, api.ErrInvalid) {
+		t.Fatalf("--network container: with no name = %v, want ErrInvalid", err)
+	}
+	zero := 0
+	te.Stop(context.Background(), srv.ID, &zero)
+	resp, err := te.Create(context.Background(), &api.ContainerConfig{Image: busybox, Cmd: []string{"true"}, NetworkMode: "container:server"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := te.Start(context.Background(), resp.ID); !errors.Is(err, api.ErrConflict) {
+		t.Fatalf("joining a stopped container = %v, want ErrConflict", err)
 	}
 }

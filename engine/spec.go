@@ -40,6 +40,9 @@ type specInput struct {
 	DefaultPidsLimit int64
 	// DefaultMemory applies when the container sets none.
 	DefaultMemory int64
+	// JoinNetNS and JoinIPCNS are the namespace files of the container whose
+	// network or IPC namespace this one shares (--network/--ipc container:NAME).
+	JoinNetNS, JoinIPCNS string
 	// HeldCaps are the capabilities the agent holds (nil: unknown). A
 	// privileged container gets those of all it asks for; asking by name for
 	// one not held is an error rather than a start that fails later.
@@ -277,7 +280,7 @@ func buildSpec(in *specInput) (*specs.Spec, error) {
 		Linux: &specs.Linux{
 			CgroupsPath: in.CgroupsPath,
 			Namespaces: []specs.LinuxNamespace{
-				{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace},
+				{Type: specs.PIDNamespace}, {Type: specs.UTSNamespace},
 				{Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
 			},
 			Resources: resources(in),
@@ -286,8 +289,19 @@ func buildSpec(in *specInput) (*specs.Spec, error) {
 		},
 		Annotations: map[string]string{"kedge.io/container-id": in.ID},
 	}
-	if cfg.NetworkMode != "host" {
+	switch {
+	case cfg.NetworkMode == "host":
+	case strings.HasPrefix(cfg.NetworkMode, "container:"):
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: in.JoinNetNS})
+	default:
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	}
+	switch {
+	case cfg.IpcMode == "host":
+	case strings.HasPrefix(cfg.IpcMode, "container:"):
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.IPCNamespace, Path: in.JoinIPCNS})
+	default:
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.IPCNamespace})
 	}
 	if !cfg.Security.Privileged {
 		s.Linux.MaskedPaths = profile.DefaultMaskedPaths()

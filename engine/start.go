@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -164,6 +165,14 @@ func (e *Engine) prepareSpec(rec *record, img *image.Image, rootfs string) (*spe
 	if err != nil {
 		return nil, nil, err
 	}
+	joinNet, err := e.joinNamespace(rec, rec.Config.NetworkMode, "net")
+	if err != nil {
+		return nil, nil, err
+	}
+	joinIPC, err := e.joinNamespace(rec, rec.Config.IpcMode, "ipc")
+	if err != nil {
+		return nil, nil, err
+	}
 	spec, err := buildSpec(&specInput{
 		ID: rec.ID, Config: &rec.Config, Image: imgCfg, RootfsPath: rootfs,
 		CgroupsPath: e.cgroupParent() + "/" + rec.ID,
@@ -172,11 +181,33 @@ func (e *Engine) prepareSpec(rec *record, img *image.Image, rootfs string) (*spe
 		Mounts: mounts, EtcFiles: etc, Devices: devices,
 		DefaultPidsLimit: e.opts.DefaultPidsLimit, DefaultMemory: e.opts.DefaultMemory,
 		InitBinary: e.opts.InitBinary, HeldCaps: e.heldCaps,
+		JoinNetNS: joinNet, JoinIPCNS: joinIPC,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return spec, points, nil
+}
+
+// joinNamespace resolves a "container:NAME" mode to the namespace file (kind
+// "net" or "ipc") of that running container; other modes need none.
+func (e *Engine) joinNamespace(rec *record, mode, kind string) (string, error) {
+	ref, ok := strings.CutPrefix(mode, "container:")
+	if !ok {
+		return "", nil
+	}
+	target, err := e.lookup(ref)
+	if err != nil {
+		return "", fmt.Errorf("%s container:%s: %w", kind, ref, err)
+	}
+	t := target.snapshot()
+	if t.ID == rec.ID {
+		return "", fmt.Errorf("%s container:%s: a container cannot join itself: %w", kind, ref, api.ErrInvalid)
+	}
+	if !t.State.Running || t.State.Pid == 0 {
+		return "", fmt.Errorf("%s container:%s: that container is not running: %w", kind, ref, api.ErrConflict)
+	}
+	return fmt.Sprintf("/proc/%d/ns/%s", t.State.Pid, kind), nil
 }
 
 func resolveDevices(devs []api.Device) ([]specs.LinuxDevice, error) {

@@ -69,6 +69,13 @@ func runInit() error {
 			return fmt.Errorf("new cgroup namespace: %w", err)
 		}
 	}
+	// A new network namespace starts with lo down; containers (Docker's
+	// `none` included) have it up.
+	if hasNewNamespace(spec, specs.NetworkNamespace) {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
 	if err := prepareRootfs(spec); err != nil {
 		return err
 	}
