@@ -28,7 +28,7 @@ func TestOverlappingSubnet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = deleteLink(cfg.Bridge) })
+	t.Cleanup(func() { _ = removeBridge(cfg.Bridge) })
 	c := l.netns()
 	if _, err := n.Attach(ctx, "c", c.Path(), nil); !errors.Is(err, ErrSubnetOverlap) {
 		t.Fatalf("attach on an overlapping subnet: %v, want ErrSubnetOverlap", err)
@@ -49,7 +49,7 @@ func TestOverlappingSubnet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = deleteLink(clash.Bridge) })
+	t.Cleanup(func() { _ = removeBridge(clash.Bridge) })
 	c2 := l.netns()
 	if _, err := nc.Attach(ctx, "c2", c2.Path(), nil); !errors.Is(err, ErrSubnetOverlap) {
 		t.Fatalf("attach on a subnet inside another network's: %v, want ErrSubnetOverlap", err)
@@ -140,7 +140,7 @@ func TestAttachFailuresLeaveNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = deleteLink(small.Bridge) })
+	t.Cleanup(func() { _ = removeBridge(small.Bridge) })
 	x, y := l.netns(), l.netns()
 	if _, err := ns2.Attach(ctx, "x", x.Path(), nil); err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func TestUnknownNetworkAndCheckFailures(t *testing.T) {
 		t.Fatalf("check after the veth vanished: %v, want ErrCheckFailed", err)
 	}
 	// The bridge vanishing makes the network unknown.
-	if err := deleteLink(l.config(1).Bridge); err != nil {
+	if err := removeBridge(l.config(1).Bridge); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.Check(ctx, "c", c.Path()); !errors.Is(err, ErrUnknownNetwork) {

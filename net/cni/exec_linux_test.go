@@ -46,7 +46,7 @@ func (l *lab) execNetworkTB(t testing.TB, i int) *Network {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = deleteLink(cfg.Bridge) })
+	t.Cleanup(func() { _ = removeBridge(cfg.Bridge) })
 	return n
 }
 

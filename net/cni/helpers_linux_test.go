@@ -116,7 +116,43 @@ func newLab(t testing.TB) *lab {
 	if err != nil {
 		t.Fatalf("configure outside namespace: %v", err)
 	}
+	// A fresh veth drops packets until the kernel's linkwatch activates it
+	// (up to a second): wait for both ends to be operationally up.
+	waitUp(t, nil, hostEnd)
+	waitUp(t, l.outside, "kto-peer"+l.id[:4])
 	return l
+}
+
+// waitUp polls until the link in netns (nil: the host) is operationally up.
+func waitUp(t testing.TB, netns ns.NetNS, name string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		var state netlink.LinkOperState
+		get := func(ns.NetNS) error {
+			l, err := netlink.LinkByName(name)
+			if err == nil {
+				state = l.Attrs().OperState
+			}
+			return err
+		}
+		var err error
+		if netns == nil {
+			err = get(nil)
+		} else {
+			err = netns.Do(get)
+		}
+		if err != nil {
+			t.Fatalf("look up %s: %v", name, err)
+		}
+		if state == netlink.OperUp {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not up after 3s (state %v)", name, state)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // netns creates a namespace removed at cleanup.
@@ -152,7 +188,7 @@ func (l *lab) network(i int) *Network {
 	if err != nil {
 		l.t.Fatalf("new network: %v", err)
 	}
-	l.t.Cleanup(func() { _ = deleteLink(cfg.Bridge) })
+	l.t.Cleanup(func() { _ = removeBridge(cfg.Bridge) })
 	return n
 }
 
@@ -325,4 +361,9 @@ func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// removeBridge deletes a test bridge and its keeper.
+func removeBridge(name string) error {
+	return errors.Join(deleteKeeper(name), deleteLink(name))
 }

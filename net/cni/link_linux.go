@@ -10,6 +10,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
 	"github.com/containernetworking/plugins/pkg/ns"
@@ -109,7 +111,67 @@ func ensureBridge(nc *netConf) (netlink.Link, error) {
 	if err := ensureSysctl("/proc/sys/net/ipv4/ip_forward", "1"); err != nil {
 		return nil, err
 	}
+	if err := ensureKeeper(br); err != nil {
+		return nil, err
+	}
 	return br, nil
+}
+
+// keeperNames are the two ends of a bridge's keeper veth (one on the
+// bridge, its peer up in the host namespace).
+func keeperNames(bridge string) (onBridge, peer string) {
+	sum := sha256.Sum256([]byte("keeper/" + bridge))
+	h := hex.EncodeToString(sum[:])[:12]
+	return "kk" + h, "kl" + h
+}
+
+// ensureKeeper keeps the bridge's carrier on with a veth pair of its own.
+// A bridge without ports loses carrier; when it regains it the kernel
+// activates its queue from linkwatch, which runs non-urgent events up to a
+// second late, and drops every packet until then: the first container after
+// the network went empty would lose its first second of traffic. The first
+// time, it waits (at most 2 s) for the bridge to come up.
+func ensureKeeper(br netlink.Link) error {
+	name, peer := keeperNames(br.Attrs().Name)
+	if _, err := netlinksafe.LinkByName(name); err == nil {
+		return nil
+	} else if !isNotFound(err) {
+		return fmt.Errorf("look up %s: %w", name, err)
+	}
+	la := netlink.NewLinkAttrs()
+	la.Name = name
+	la.MasterIndex = br.Attrs().Index
+	la.Flags = net.FlagUp
+	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: peer}); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("create keeper %s of bridge %s: %w", name, br.Attrs().Name, err)
+	}
+	for _, n := range []string{name, peer} {
+		_ = ensureSysctl(filepath.Join("/proc/sys/net/ipv6/conf", n, "disable_ipv6"), "1")
+	}
+	p, err := netlinksafe.LinkByName(peer)
+	if err != nil {
+		return fmt.Errorf("look up %s: %w", peer, err)
+	}
+	if err := netlink.LinkSetUp(p); err != nil {
+		return fmt.Errorf("set %s up: %w", peer, err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		l, err := netlinksafe.LinkByName(br.Attrs().Name)
+		if err != nil {
+			return fmt.Errorf("look up bridge %s: %w", br.Attrs().Name, err)
+		}
+		if l.Attrs().OperState == netlink.OperUp || time.Now().After(deadline) {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond) // polling the kernel's linkwatch, which has no event to wait on here
+	}
+}
+
+// deleteKeeper removes the bridge's keeper pair.
+func deleteKeeper(bridge string) error {
+	name, _ := keeperNames(bridge)
+	return deleteLink(name)
 }
 
 // ensureSysctl writes value to a /proc/sys file unless it already holds it.
@@ -139,7 +201,7 @@ func deleteLink(name string) error {
 	return nil
 }
 
-// bridgePorts lists the names of the links enslaved to the bridge.
+// bridgePorts lists the attachments' veths on the bridge (not its keeper).
 func bridgePorts(bridge string) ([]string, error) {
 	br, err := netlinksafe.LinkByName(bridge)
 	if isNotFound(err) {
@@ -154,7 +216,7 @@ func bridgePorts(bridge string) ([]string, error) {
 	}
 	var out []string
 	for _, l := range links {
-		if l.Attrs().MasterIndex == br.Attrs().Index {
+		if l.Attrs().MasterIndex == br.Attrs().Index && strings.HasPrefix(l.Attrs().Name, hostVethPrefix) {
 			out = append(out, l.Attrs().Name)
 		}
 	}
@@ -186,4 +248,22 @@ func createVeth(nc *netConf, br netlink.Link, hostName, contName string, netns n
 		return nil, fmt.Errorf("set hairpin on %s: %w", hostName, err)
 	}
 	return l, nil
+}
+
+// waitForwarding waits (at most a second) until the bridge forwards on the
+// host veth. The kernel enables a bridge port asynchronously once the veth
+// has carrier; a container that sends at once would lose its first ARP
+// request and wait the neighbour retransmit time (1 s) for the next.
+// The port state is read from sysfs (3 is forwarding); without that file
+// there is nothing to wait on.
+func waitForwarding(hostVeth string) {
+	path := filepath.Join("/sys/class/net", hostVeth, "brport/state")
+	deadline := time.Now().Add(time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		if err != nil || strings.TrimSpace(string(b)) == "3" || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(200 * time.Microsecond) // polling: the kernel sends no event a plugin could wait on
+	}
 }

@@ -368,7 +368,8 @@ func TestAttachOverStaleVeth(t *testing.T) {
 	n := l.network(1)
 	ctx := ctxT(t)
 	c := l.netns()
-	if _, err := n.Attach(ctx, "c", c.Path(), nil); err != nil {
+	port := freePort(t)
+	if _, err := n.Attach(ctx, "c", c.Path(), []PortMapping{{HostPort: port, ContainerPort: 80}}); err != nil {
 		t.Fatal(err)
 	}
 	// Lose the reservation as a crash between veth and IPAM would.
@@ -381,11 +382,18 @@ func TestAttachOverStaleVeth(t *testing.T) {
 	}
 	store.Close()
 	c2 := l.netns()
-	if _, err := n.Attach(ctx, "c", c2.Path(), nil); err != nil {
-		t.Fatalf("attach over a stale veth: %v", err)
+	if _, err := n.Attach(ctx, "c", c2.Path(), []PortMapping{{HostPort: port, ContainerPort: 80}}); err != nil {
+		t.Fatalf("attach over a stale veth and rules: %v", err)
 	}
 	if err := n.Check(ctx, "c", c2.Path()); err != nil {
 		t.Fatal(err)
+	}
+	serveTCP(t, c2, ":80")
+	if _, err := dialTCP(nil, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dialTimeout); err != nil {
+		t.Fatalf("published port after re-attach (stale rules shadowing?): %v", err)
+	}
+	if s := l.state(l.config(1)); len(s.attachmentRules()) != 2 {
+		t.Fatalf("rules after re-attach: %q", s.attachmentRules())
 	}
 	if err := n.Detach(ctx, "c", c2.Path()); err != nil {
 		t.Fatal(err)

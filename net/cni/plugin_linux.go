@@ -119,8 +119,13 @@ func add(args *skel.CmdArgs) (_ *current.Result, err error) {
 	}
 	// A veth by this attachment's name without a reservation is a leftover
 	// (a crash before GC ran): it goes, so the container can attach again.
+	// Its rules too, or they would shadow the new ones.
 	if err := deleteLink(hostVethName(nc.Name, args.ContainerID, args.IfName)); err != nil {
 		return nil, fmt.Errorf("remove stale veth: %w", err)
+	}
+	self := attachmentTag(nc.Name, args.ContainerID, args.IfName)
+	if _, err := rs.deleteWhere(existing, func(t string) bool { return tagAttachment(t) == self }); err != nil {
+		return nil, fmt.Errorf("remove stale rules: %w", err)
 	}
 
 	br, err := ensureBridge(nc)
@@ -174,6 +179,7 @@ func add(args *skel.CmdArgs) (_ *current.Result, err error) {
 	if err != nil {
 		return nil, err
 	}
+	waitForwarding(hostName)
 	if err := rs.addPortRules(nc, args.ContainerID, args.IfName, ipc.Address.IP); err != nil {
 		return nil, err
 	}

@@ -60,6 +60,9 @@ func (n *Network) Remove(ctx context.Context) error {
 			return fmt.Errorf("delete nftables table %s: %w", nc.Table, err)
 		}
 	}
+	if err := deleteKeeper(nc.Bridge); err != nil {
+		return fmt.Errorf("remove network %s: %w", nc.Name, err)
+	}
 	if err := deleteLink(nc.Bridge); err != nil {
 		return fmt.Errorf("remove network %s: %w", nc.Name, err)
 	}
