@@ -11,6 +11,8 @@ var (
 	ErrStarted = errors.New("dns server already started")
 	// ErrNoUpstreams reports that no usable (non-loopback) nameserver was found.
 	ErrNoUpstreams = errors.New("no usable upstream nameserver")
+	// ErrMismatch reports an upstream answer to a question other than the one asked.
+	ErrMismatch = errors.New("upstream answered another question")
 	// ErrBadAddress reports a listen or upstream address that cannot be parsed.
 	ErrBadAddress = errors.New("bad dns server address")
 )

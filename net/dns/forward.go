@@ -3,6 +3,7 @@ package dns
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/miekg/dns"
@@ -25,6 +26,7 @@ func (s *Server) forward(ctx context.Context, r *dns.Msg) *dns.Msg {
 
 	q := r.Copy()
 	q.Response, q.Truncated = false, false
+	q.Id = dns.Id()       // our own random id: an answer must match it, not the client's
 	var fallback *dns.Msg // a truncated or failed answer, better than nothing
 	for i, up := range ups {
 		if ctx.Err() != nil {
@@ -86,6 +88,10 @@ func exchange(ctx context.Context, network string, q *dns.Msg, upstream string) 
 	m, _, err := c.ExchangeWithConnContext(ctx, q, co)
 	if err != nil {
 		return nil, err
+	}
+	if len(m.Question) != 1 || !strings.EqualFold(m.Question[0].Name, q.Question[0].Name) ||
+		m.Question[0].Qtype != q.Question[0].Qtype || m.Question[0].Qclass != q.Question[0].Qclass {
+		return nil, ErrMismatch
 	}
 	return m, nil
 }

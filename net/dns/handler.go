@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -41,6 +42,13 @@ func (s *Server) answer(ctx context.Context, r *dns.Msg) *dns.Msg {
 	q := r.Question[0]
 	name := CanonicalName(q.Name)
 	if q.Qclass == dns.ClassINET || q.Qclass == dns.ClassANY {
+		if rev, ok := s.opts.Lookup.(ReverseResolver); ok && q.Qtype == dns.TypePTR {
+			if addr, ok := ReverseAddr(name); ok {
+				if names, ok := rev.LookupAddr(ctx, addr); ok {
+					return s.pointers(r, q, names)
+				}
+			}
+		}
 		if s.opts.Lookup != nil {
 			if addrs, ok := s.opts.Lookup.LookupHost(ctx, name); ok {
 				return s.local(r, q, addrs)
@@ -90,6 +98,67 @@ func (s *Server) local(r *dns.Msg, q dns.Question, addrs []netip.Addr) *dns.Msg 
 		m.SetEdns0(dns.DefaultMsgSize, false)
 	}
 	return m
+}
+
+// pointers answers a PTR query for one of the network's addresses.
+func (s *Server) pointers(r *dns.Msg, q dns.Question, names []string) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetReply(r)
+	m.Authoritative = true
+	m.RecursionAvailable = true
+	for _, n := range names {
+		if _, ok := dns.IsDomainName(n); !ok || n == "" {
+			continue
+		}
+		m.Answer = append(m.Answer, &dns.PTR{
+			Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: s.opts.TTL},
+			Ptr: dns.Fqdn(n),
+		})
+	}
+	if r.IsEdns0() != nil {
+		m.SetEdns0(dns.DefaultMsgSize, false)
+	}
+	return m
+}
+
+// ReverseAddr parses a reverse-lookup name ("4.3.2.1.in-addr.arpa" or the
+// 32 nibbles of an "ip6.arpa" name; case-insensitive, trailing dot
+// optional) into the address it stands for.
+func ReverseAddr(name string) (netip.Addr, bool) {
+	name = CanonicalName(name)
+	if rest, ok := strings.CutSuffix(name, ".in-addr.arpa"); ok {
+		labels := strings.Split(rest, ".")
+		if len(labels) != 4 {
+			return netip.Addr{}, false
+		}
+		slices.Reverse(labels)
+		a, err := netip.ParseAddr(strings.Join(labels, "."))
+		if err != nil || !a.Is4() {
+			return netip.Addr{}, false
+		}
+		return a, true
+	}
+	if rest, ok := strings.CutSuffix(name, ".ip6.arpa"); ok {
+		labels := strings.Split(rest, ".")
+		if len(labels) != 32 {
+			return netip.Addr{}, false
+		}
+		var b [16]byte
+		for i, l := range labels {
+			if len(l) != 1 {
+				return netip.Addr{}, false
+			}
+			v := strings.IndexByte("0123456789abcdef", l[0])
+			if v < 0 {
+				return netip.Addr{}, false
+			}
+			// labels[0] is the lowest nibble of the last byte.
+			pos := 31 - i
+			b[pos/2] |= byte(v) << (4 * (1 - pos%2))
+		}
+		return netip.AddrFrom16(b), true
+	}
+	return netip.Addr{}, false
 }
 
 // failure is an empty response to r with rcode.

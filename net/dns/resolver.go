@@ -21,6 +21,15 @@ type Resolver interface {
 	LookupHost(ctx context.Context, name string) (addrs []netip.Addr, ok bool)
 }
 
+// ReverseResolver is an optional extension of Resolver: a Lookup that also
+// implements it answers PTR queries for the network's addresses (as
+// Docker's resolver does); other reverse names are forwarded.
+type ReverseResolver interface {
+	// LookupAddr returns the names (lower case, no trailing dot) of addr and
+	// whether the network owns the address.
+	LookupAddr(ctx context.Context, addr netip.Addr) (names []string, ok bool)
+}
+
 // Table is a concurrency-safe Resolver that the network's owner fills as
 // containers come and go. Each entry belongs to an owner (a container id):
 // Set replaces everything the owner had, Remove drops it, and a name that
@@ -37,7 +46,10 @@ type tableEntry struct {
 	addrs []netip.Addr
 }
 
-var _ Resolver = (*Table)(nil)
+var (
+	_ Resolver        = (*Table)(nil)
+	_ ReverseResolver = (*Table)(nil)
+)
 
 // NewTable returns an empty Table.
 func NewTable() *Table {
@@ -51,7 +63,8 @@ func CanonicalName(name string) string {
 }
 
 // Set makes names resolve to addrs for owner, replacing whatever owner had
-// before. Empty names are ignored; addresses are unmapped (an IPv4-mapped
+// before. The first name is the owner's primary name: the one reverse
+// (PTR) lookups of its addresses return. Empty names are ignored; addresses are unmapped (an IPv4-mapped
 // IPv6 address counts as IPv4).
 func (t *Table) Set(owner string, names []string, addrs []netip.Addr) {
 	e := tableEntry{}
@@ -132,4 +145,29 @@ func (t *Table) LookupHost(_ context.Context, name string) ([]netip.Addr, bool) 
 		}
 	}
 	return addrs, true
+}
+
+// LookupAddr implements ReverseResolver: the primary names of the owners
+// of addr, in the order of their owner ids.
+func (t *Table) LookupAddr(_ context.Context, addr netip.Addr) ([]string, bool) {
+	addr = addr.Unmap()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var owners []string
+	for o, e := range t.owners {
+		if slices.Contains(e.addrs, addr) {
+			owners = append(owners, o)
+		}
+	}
+	if len(owners) == 0 {
+		return nil, false
+	}
+	slices.Sort(owners)
+	names := make([]string, 0, len(owners))
+	for _, o := range owners {
+		if n := t.owners[o].names[0]; !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names, true
 }
