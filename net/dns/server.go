@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/net/netutil"
 )
 
 // Defaults of Options.
@@ -22,6 +23,10 @@ const (
 	DefaultTTL = 60
 	// DefaultMaxConcurrent caps the queries a server handles at once; more are refused.
 	DefaultMaxConcurrent = 256
+
+	// maxTCPConns caps open TCP connections per listen address; more wait
+	// in the kernel's accept queue.
+	maxTCPConns = 64
 )
 
 // Options configure a Server.
@@ -135,35 +140,39 @@ func (s *Server) Start(ctx context.Context) error {
 
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.upstreams, s.addrs, s.started = ups, addrs, true
-	ready := make(chan error, 4*len(conns)) // a start and an error per loop at most
+	// Each serve loop reports once: started, or failed before starting.
+	ready := make(chan error, 2*len(conns))
 	for i := range conns {
 		udp := &dns.Server{PacketConn: conns[i], Handler: s, UDPSize: dns.DefaultMsgSize}
-		tcp := &dns.Server{Listener: lns[i], Handler: s, MaxTCPQueries: 128,
+		tcp := &dns.Server{Listener: netutil.LimitListener(lns[i], maxTCPConns), Handler: s, MaxTCPQueries: 128,
 			ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }}
 		for _, srv := range []*dns.Server{udp, tcp} {
 			s.servers = append(s.servers, srv)
-			srv.NotifyStartedFunc = func() { ready <- nil }
+			var once sync.Once
+			report := func(err error) { once.Do(func() { ready <- err }) }
+			srv.NotifyStartedFunc = func() { report(nil) }
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
 				if err := srv.ActivateAndServe(); err != nil {
 					s.log.Error("dns serve loop ended", "err", err)
-					select {
-					case ready <- err:
-					default:
-					}
+					report(err)
 				}
 			}()
 		}
 	}
-	// Wait for every loop to run so that Close can shut each one down.
+	// Wait for every loop, so that Close finds each one running.
+	var startErr error
 	for range s.servers {
-		if err := <-ready; err != nil {
-			s.mu.Unlock()
-			s.Close()
-			s.mu.Lock()
-			return fmt.Errorf("start dns server on %v: %w", addrs, err)
+		if err := <-ready; err != nil && startErr == nil {
+			startErr = err
 		}
+	}
+	if startErr != nil {
+		s.mu.Unlock()
+		s.Close()
+		s.mu.Lock()
+		return fmt.Errorf("start dns server on %v: %w", addrs, startErr)
 	}
 	s.log.Debug("dns server started", "listen", addrs, "upstreams", ups)
 	return nil

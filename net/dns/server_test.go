@@ -3,6 +3,7 @@ package dns
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"runtime"
@@ -416,7 +417,7 @@ func TestTooManyQueriesAreRefused(t *testing.T) {
 }
 
 func BenchmarkLocalLookupUDP(b *testing.B) {
-	s := startServer(b, "127.0.0.3", Options{Lookup: netTable(), Logger: nil})
+	s := startServer(b, "127.0.0.3", Options{Lookup: netTable(), Logger: slog.New(slog.DiscardHandler)})
 	c := &dns.Client{Net: "udp"}
 	co, err := c.Dial(s.Addrs()[0])
 	if err != nil {
