@@ -17,8 +17,9 @@ import (
 
 // Defaults of Options.
 const (
-	// DefaultTimeout bounds one forwarded query, all upstream attempts included.
-	DefaultTimeout = 5 * time.Second
+	// DefaultTimeout bounds one forwarded query, all upstream attempts included:
+	// under the C resolver's 5 s, so a client hears SERVFAIL before it gives up.
+	DefaultTimeout = 4 * time.Second
 	// DefaultTTL is the TTL of local answers, short because containers come and go.
 	DefaultTTL = 60
 	// DefaultMaxConcurrent caps the queries a server handles at once; more are refused.

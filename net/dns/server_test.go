@@ -127,13 +127,13 @@ func TestUnknownNamesAreForwarded(t *testing.T) {
 }
 
 func TestUpstreamDownGivesServfailWithinTimeout(t *testing.T) {
-	refused := blackhole(t, "127.0.0.2")
+	quiet := blackhole(t, "127.0.0.2")
 	cases := map[string][]string{
 		"no answer":       {blackhole(t, "127.0.0.2")},
 		"port closed":     {closedPort(t, "127.0.0.4")},
 		"both down":       {blackhole(t, "127.0.0.2"), closedPort(t, "127.0.0.4")},
 		"none configured": nil,
-		"no answer twice": {refused, blackhole(t, "127.0.0.5")},
+		"no answer twice": {quiet, blackhole(t, "127.0.0.5")},
 	}
 	const timeout = 400 * time.Millisecond
 	for name, ups := range cases {
