@@ -41,11 +41,32 @@ type ContainerConfig struct {
 	Security      Security      `json:"security"`
 	RestartPolicy RestartPolicy `json:"restart_policy"`
 	Log           LogConfig     `json:"log"`
-	// NetworkMode is "none" (default here), "host", or "container:NAME" to
-	// share a running container's network namespace (a pod).
+	// NetworkMode is "none" (default here), "host", "bridge" (the node's
+	// bridge network: an address, outbound NAT, published ports), or
+	// "container:NAME" to share a running container's network namespace.
 	NetworkMode string `json:"network_mode,omitempty"`
+	// Ports are published ports (-p), on the bridge network only.
+	Ports []PortBinding `json:"ports,omitempty"`
 	// IpcMode is "" or "private", "host", or "container:NAME".
 	IpcMode string `json:"ipc_mode,omitempty"`
+}
+
+// PortBinding publishes a container port on the host (-p [ip:]host:container[/proto]).
+type PortBinding struct {
+	HostIP        string `json:"host_ip,omitempty"`
+	HostPort      int    `json:"host_port"`
+	ContainerPort int    `json:"container_port"`
+	// Protocol is "tcp" (default) or "udp".
+	Protocol string `json:"protocol,omitempty"`
+}
+
+// NetworkSettings is a running container's place on the bridge network.
+type NetworkSettings struct {
+	IPAddress  string        `json:"ip_address,omitempty"`
+	PrefixLen  int           `json:"prefix_len,omitempty"`
+	Gateway    string        `json:"gateway,omitempty"`
+	MacAddress string        `json:"mac_address,omitempty"`
+	Ports      []PortBinding `json:"ports,omitempty"`
 }
 
 // Mount is a volume, bind mount or tmpfs in a container.
@@ -180,6 +201,8 @@ type Container struct {
 	LogPath      string   `json:"log_path"`
 	// Mounts are the container's resolved mounts (volumes with their host paths).
 	Mounts []MountPoint `json:"mounts,omitempty"`
+	// NetworkSettings is set while a bridge-network container runs.
+	NetworkSettings *NetworkSettings `json:"network_settings,omitempty"`
 }
 
 // MountPoint is a resolved mount of a container.

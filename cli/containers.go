@@ -131,10 +131,17 @@ func containerCommands() []*cli.Command {
 					return err
 				}
 				defer cl.Close()
-				if _, err := cl.InspectContainer(c.Context, c.Args().First()); err != nil {
+				ct, err := cl.InspectContainer(c.Context, c.Args().First())
+				if err != nil {
 					return err
 				}
-				fmt.Fprintln(c.App.Writer, "no published ports (container networking is host or none)")
+				for _, p := range ct.Config.Ports {
+					host := p.HostIP
+					if host == "" {
+						host = "0.0.0.0"
+					}
+					fmt.Fprintf(c.App.Writer, "%d/%s -> %s:%d\n", p.ContainerPort, firstOf(p.Protocol, "tcp"), host, p.HostPort)
+				}
 				return nil
 			},
 		},
@@ -319,4 +326,12 @@ func topAction(c *cli.Context) error {
 		fmt.Fprintln(tw, strings.Join(p, "\t"))
 	}
 	return tw.Flush()
+}
+
+// firstOf returns v, or def when v is empty.
+func firstOf(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }

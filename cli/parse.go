@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net/netip"
 	"path"
 	"regexp"
 	"strconv"
@@ -429,4 +430,51 @@ func parseSignal(s string) (string, error) {
 		return "", fmt.Errorf("signal %q: want a name like TERM or a number: %w", s, api.ErrInvalid)
 	}
 	return u, nil
+}
+
+// parsePublish parses -p "[ip:]hostPort:containerPort[/tcp|udp]" (also
+// "hostPort:containerPort", and "[v6addr]:host:container" for IPv6 hosts).
+func parsePublish(spec string) (api.PortBinding, error) {
+	bad := func(why string) (api.PortBinding, error) {
+		return api.PortBinding{}, fmt.Errorf("-p %q: %s: %w", spec, why, api.ErrInvalid)
+	}
+	rest, proto, hasProto := strings.Cut(spec, "/")
+	if hasProto {
+		proto = strings.ToLower(proto)
+		if proto != "tcp" && proto != "udp" {
+			return bad("the protocol is tcp or udp")
+		}
+	} else {
+		proto = "tcp"
+	}
+	var ip string
+	if strings.HasPrefix(rest, "[") {
+		end := strings.Index(rest, "]:")
+		if end < 0 {
+			return bad("an IPv6 host address goes in brackets: [addr]:host:container")
+		}
+		ip, rest = rest[1:end], rest[end+2:]
+	}
+	parts := strings.Split(rest, ":")
+	switch len(parts) {
+	case 2:
+	case 3:
+		if ip != "" {
+			return bad("want [ip:]hostPort:containerPort")
+		}
+		ip, parts = parts[0], parts[1:]
+	default:
+		return bad("want [ip:]hostPort:containerPort[/proto] (a published port needs a host port)")
+	}
+	if ip != "" {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			return bad("bad host address")
+		}
+	}
+	host, err1 := strconv.Atoi(parts[0])
+	cont, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil || host < 1 || host > 65535 || cont < 1 || cont > 65535 {
+		return bad("ports are numbers from 1 to 65535")
+	}
+	return api.PortBinding{HostIP: ip, HostPort: host, ContainerPort: cont, Protocol: proto}, nil
 }

@@ -55,8 +55,9 @@ func containerFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "health-start-period", Usage: "start-up time before failures count"},
 		&cli.BoolFlag{Name: "no-healthcheck", Usage: "disable the image's health check"},
 		&cli.StringSliceFlag{Name: "log-opt", Usage: "log rotation: max-size=10m, max-file=3"},
-		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "network mode: none, host or container:NAME (share another container's network namespace)"},
+		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "network mode: none, host, bridge or container:NAME (share another container's network namespace)"},
 		&cli.StringFlag{Name: "ipc", Usage: "IPC namespace: private (default), host or container:NAME"},
+		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a port (with --network bridge): [ip:]hostPort:containerPort[/tcp|udp]"},
 		&cli.StringFlag{Name: "stop-signal", Usage: "signal that stops the container"},
 		&cli.IntFlag{Name: "stop-timeout", Usage: "seconds to wait before killing on stop"},
 		&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull the image: missing, always or never"},
@@ -141,10 +142,17 @@ func buildConfig(c *cli.Context, src configSources) (*api.ContainerConfig, error
 		return nil, err
 	}
 	switch n := c.String("network"); {
-	case n == "" || n == "none" || n == "host" || (strings.HasPrefix(n, "container:") && len(n) > len("container:")):
+	case n == "" || n == "none" || n == "host" || n == "bridge" || (strings.HasPrefix(n, "container:") && len(n) > len("container:")):
 		cfg.NetworkMode = n
 	default:
-		return nil, fmt.Errorf("--network %q: want none, host or container:NAME: %w", n, api.ErrInvalid)
+		return nil, fmt.Errorf("--network %q: want none, host, bridge or container:NAME: %w", n, api.ErrInvalid)
+	}
+	for _, p := range c.StringSlice("publish") {
+		pb, err := parsePublish(p)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Ports = append(cfg.Ports, pb)
 	}
 	switch n := c.String("ipc"); {
 	case n == "" || n == "private" || n == "host" || (strings.HasPrefix(n, "container:") && len(n) > len("container:")):

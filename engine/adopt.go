@@ -71,6 +71,7 @@ func (e *Engine) loadAndAdopt(ctx context.Context) error {
 			restart = append(restart, c)
 		}
 	}
+	e.collectNetworkGarbage(ctx)
 	for _, c := range restart {
 		e.scheduleRestart(c, 0)
 	}
@@ -91,4 +92,29 @@ func (e *Engine) cleanupStale(r *record) {
 	_ = unmountRootfs(filepath.Join(e.containerDir(r.ID), "rootfs"))
 	_ = runtime.RemoveCgroup(e.cgroupParent() + "/" + r.ID)
 	os.RemoveAll(e.stateDir(r.ID))
+}
+
+// collectNetworkGarbage releases the addresses, veths and port rules of
+// bridge attachments whose container no longer runs (an agent killed
+// mid-teardown, a reboot), keeping those of adopted running containers.
+func (e *Engine) collectNetworkGarbage(ctx context.Context) {
+	if _, err := os.Stat(filepath.Join(e.opts.DataDir, "net")); err != nil {
+		return // the bridge network was never used
+	}
+	n, err := e.network()
+	if err != nil {
+		return
+	}
+	var valid []string
+	for id, c := range e.containers {
+		if c.rec.State.Running && c.rec.Config.NetworkMode == "bridge" {
+			valid = append(valid, id)
+		} else if c.rec.Config.NetworkMode == "bridge" {
+			_ = removeNetNS(e.netnsPath(id))
+			c.rec.Network = nil
+		}
+	}
+	if err := n.GC(ctx, valid); err != nil {
+		e.log.Warn("collect network garbage", "err", err)
+	}
 }

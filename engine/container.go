@@ -42,6 +42,10 @@ type record struct {
 	// AnonymousVolumes are the volumes created for this container alone
 	// (`-v /path`, image VOLUMEs); `rm -v` removes them.
 	AnonymousVolumes []string `json:"anonymous_volumes,omitempty"`
+	// Network is the container's place on the bridge network while it runs.
+	Network *api.NetworkSettings `json:"network,omitempty"`
+	// netnsPath is the bridge network namespace of a starting run (not stored).
+	netnsPath string
 }
 
 // container is the in-memory state of one container.
@@ -95,6 +99,7 @@ func (r *record) toAPI(logPath string) api.Container {
 		ID: r.ID, Name: r.Name, Image: r.Image, ImageID: r.ImageID, Created: r.Created,
 		Config: r.Config, State: state, Path: r.Path, Args: r.Args,
 		RestartCount: r.RestartCount, LogPath: logPath, Mounts: r.Mounts,
+		NetworkSettings: r.Network,
 	}
 }
 

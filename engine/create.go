@@ -106,8 +106,27 @@ func validateConfig(cfg *api.ContainerConfig) error {
 	if cfg.AutoRemove && cfg.RestartPolicy.Name != "" && cfg.RestartPolicy.Name != "no" {
 		return fmt.Errorf("conflicting options: --restart and --rm: %w", api.ErrInvalid)
 	}
-	if err := validNamespaceMode("network", cfg.NetworkMode, "none"); err != nil {
-		return err
+	if cfg.NetworkMode != "bridge" {
+		if err := validNamespaceMode("network", cfg.NetworkMode, "none"); err != nil {
+			return err
+		}
+		if len(cfg.Ports) > 0 {
+			return fmt.Errorf("published ports need --network bridge: %w", api.ErrInvalid)
+		}
+	}
+	seenPorts := map[string]bool{}
+	for _, p := range cfg.Ports {
+		if p.HostPort < 1 || p.HostPort > 65535 || p.ContainerPort < 1 || p.ContainerPort > 65535 {
+			return fmt.Errorf("port %d:%d: ports are 1-65535: %w", p.HostPort, p.ContainerPort, api.ErrInvalid)
+		}
+		if p.Protocol != "" && p.Protocol != "tcp" && p.Protocol != "udp" {
+			return fmt.Errorf("port protocol %q: want tcp or udp: %w", p.Protocol, api.ErrInvalid)
+		}
+		key := fmt.Sprintf("%s:%d/%s", p.HostIP, p.HostPort, firstNonEmpty(p.Protocol, "tcp"))
+		if seenPorts[key] {
+			return fmt.Errorf("host port %s published twice: %w", key, api.ErrInvalid)
+		}
+		seenPorts[key] = true
 	}
 	if err := validNamespaceMode("ipc", cfg.IpcMode, "private"); err != nil {
 		return err

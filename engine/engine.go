@@ -57,6 +57,9 @@ type Options struct {
 	// DefaultLogMaxSize / DefaultLogMaxFiles rotate logs (10 MiB x 3).
 	DefaultLogMaxSize  int64
 	DefaultLogMaxFiles int
+	// BridgeSubnet is the bridge network's subnet; empty derives a /16 in
+	// 10.64.0.0/10 from the agent key.
+	BridgeSubnet string
 	// Logger receives the engine's logs.
 	Logger *slog.Logger
 }
@@ -74,6 +77,8 @@ type Engine struct {
 
 	// heldCaps are the capabilities this process holds (see specInput.HeldCaps).
 	heldCaps []string
+	// bridge is the node's bridge network, made on first use.
+	bridge bridgeNetwork
 
 	mu         sync.Mutex
 	containers map[string]*container // by id

@@ -42,6 +42,8 @@ type testEngine struct {
 	runDir  string
 	// initBinary overrides the engine's InitBinary when set.
 	initBinary string
+	// bridgeSubnet overrides the engine's bridge subnet when set.
+	bridgeSubnet string
 }
 
 func newTestEngine(t *testing.T) *testEngine {
@@ -77,7 +79,7 @@ func newEngineFor(t testing.TB) *testEngine {
 
 func (te *testEngine) open() {
 	te.t.Helper()
-	e, err := New(context.Background(), Options{DataDir: te.dataDir, RunDir: te.runDir, InitBinary: te.initBinary, Logger: testLogger(te.t)})
+	e, err := New(context.Background(), Options{DataDir: te.dataDir, RunDir: te.runDir, InitBinary: te.initBinary, BridgeSubnet: te.bridgeSubnet, Logger: testLogger(te.t)})
 	if err != nil {
 		te.t.Fatalf("open engine: %v", err)
 	}

@@ -206,6 +206,11 @@ func (e *Engine) Remove(ctx context.Context, ref string, force, volumes bool) er
 		return err
 	}
 	_ = runtime.RemoveCgroup(e.cgroupParent() + "/" + rec.ID)
+	if rec.Config.NetworkMode == "bridge" {
+		if err := e.detachBridge(ctx, rec.ID); err != nil {
+			e.log.Warn("detach from the bridge network", "container", rec.ID[:12], "err", err)
+		}
+	}
 	if err := e.db.Delete(bucketContainers, rec.ID); err != nil {
 		return fmt.Errorf("remove %s: %w", rec.Name, err)
 	}

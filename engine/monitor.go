@@ -60,6 +60,8 @@ func (e *Engine) handleExit(c *container, exit *shim.Exit, exited chan struct{},
 		Status: api.StateExited, ExitCode: exit.Code, OOMKilled: exit.OOMKilled, Error: exit.Error,
 		StartedAt: startedAt, FinishedAt: exit.FinishedAt, Health: health,
 	}
+	onBridge := c.rec.Network != nil
+	c.rec.Network = nil
 	if c.rec.State.FinishedAt.IsZero() {
 		c.rec.State.FinishedAt = time.Now().UTC()
 	}
@@ -76,6 +78,12 @@ func (e *Engine) handleExit(c *container, exit *shim.Exit, exited chan struct{},
 		}
 	}
 	os.RemoveAll(e.stateDir(rec.ID))
+	if onBridge {
+		// The address and ports go with the run (a restart gets them anew).
+		if err := e.detachBridge(e.ctx, rec.ID); err != nil {
+			e.log.Warn("detach from the bridge network", "container", rec.ID[:12], "err", err)
+		}
+	}
 	e.persist(c)
 	attrs := map[string]string{"name": rec.Name, "exitCode": strconv.Itoa(exit.Code)}
 	if exit.OOMKilled {

@@ -291,7 +291,7 @@ func buildSpec(in *specInput) (*specs.Spec, error) {
 	}
 	switch {
 	case cfg.NetworkMode == "host":
-	case strings.HasPrefix(cfg.NetworkMode, "container:"):
+	case strings.HasPrefix(cfg.NetworkMode, "container:"), cfg.NetworkMode == "bridge":
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: in.JoinNetNS})
 	default:
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})

@@ -71,6 +71,20 @@ func (e *Engine) startLocked(ctx context.Context, c *container) error {
 		e.persist(c)
 		return fmt.Errorf("start %s: %w", rec.Name, err)
 	}
+	var netSettings *api.NetworkSettings
+	if rec.Config.NetworkMode == "bridge" {
+		nsPath, ns, err := e.attachBridge(ctx, &rec)
+		if err != nil {
+			return fail(err)
+		}
+		rec.Network, netSettings = ns, ns
+		rec.netnsPath = nsPath
+		inner := fail
+		fail = func(err error) error {
+			_ = e.detachBridge(context.WithoutCancel(ctx), rec.ID)
+			return inner(err)
+		}
+	}
 	spec, mounts, err := e.prepareSpec(&rec, img, rootfs)
 	if err != nil {
 		return fail(err)
@@ -118,6 +132,7 @@ func (e *Engine) startLocked(ctx context.Context, c *container) error {
 	c.shim = client
 	c.exited = exited
 	c.rec.Mounts = mounts
+	c.rec.Network = netSettings
 	c.rec.BootID = bootID()
 	c.rec.ManuallyStopped = false
 	c.rec.State = api.ContainerState{Status: api.StateRunning, Running: true, Pid: client.Pid(), StartedAt: startedAt}
@@ -168,6 +183,9 @@ func (e *Engine) prepareSpec(rec *record, img *image.Image, rootfs string) (*spe
 	joinNet, err := e.joinNamespace(rec, rec.Config.NetworkMode, "net")
 	if err != nil {
 		return nil, nil, err
+	}
+	if rec.Config.NetworkMode == "bridge" {
+		joinNet = rec.netnsPath
 	}
 	joinIPC, err := e.joinNamespace(rec, rec.Config.IpcMode, "ipc")
 	if err != nil {
@@ -233,7 +251,11 @@ func (e *Engine) writeEtcFiles(rec *record) (map[string]string, error) {
 		"/etc/hostname": filepath.Join(dir, "hostname"),
 		"/etc/hosts":    filepath.Join(dir, "hosts"),
 	}
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n"
+	self := "127.0.1.1"
+	if rec.Network != nil && rec.Network.IPAddress != "" {
+		self = rec.Network.IPAddress
+	}
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" + self + "\t" + hostname + "\n"
 	if rec.Config.NetworkMode == "host" {
 		if b, err := os.ReadFile("/etc/hosts"); err == nil {
 			hosts = string(b)

@@ -10,6 +10,7 @@ import (
 	"kedge/engine/runtime"
 	"kedge/engine/shim"
 	"kedge/engine/tini"
+	"kedge/net/cni"
 )
 
 // Dispatch runs the re-executed entry point named by args[1], if any, and
@@ -17,6 +18,10 @@ import (
 func Dispatch(args []string) (code int, ok bool) {
 	if len(args) > 0 && filepath.Base(args[0]) == tini.Name {
 		return tini.Main(args[1:]), true
+	}
+	// libcni runs kedge's network plugin through a symlink of this name.
+	if len(args) > 0 && filepath.Base(args[0]) == cni.PluginName {
+		return cni.PluginMain(args), true
 	}
 	if len(args) < 2 {
 		return 0, false

@@ -72,7 +72,7 @@ func runInit() error {
 	// A new network namespace starts with lo down; containers (Docker's
 	// `none` included) have it up.
 	if hasNewNamespace(spec, specs.NetworkNamespace) {
-		if err := loopbackUp(); err != nil {
+		if err := LoopbackUp(); err != nil {
 			return err
 		}
 	}

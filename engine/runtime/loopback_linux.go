@@ -8,9 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// loopbackUp sets lo up in the calling process's network namespace (with
+// LoopbackUp sets lo up in the calling process's network namespace (with
 // ioctls: no netlink needed for one flag).
-func loopbackUp() error {
+func LoopbackUp() error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("loopback up: %w", err)

@@ -45,3 +45,6 @@ func RemoveCgroup(cgroupsPath string) error { return errUnsupported }
 
 // InitMain reports that containers need Linux.
 func InitMain(args []string) int { return 1 }
+
+// LoopbackUp reports that containers need Linux.
+func LoopbackUp() error { return errUnsupported }

@@ -1,0 +1,101 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	"kedge/api"
+	"kedge/net/cni"
+)
+
+// bridgeNetwork is the node's default bridge network, made on first use.
+// Its bridge, nftables table, IPAM dir and (unless configured) subnet derive
+// from the agent key, so agents on one host keep apart.
+type bridgeNetwork struct {
+	once sync.Once
+	net  *cni.Network
+	err  error
+}
+
+// defaultBridgeSubnet picks a /16 in 10.64.0.0/10 from the agent key, so
+// that agents sharing a host's network namespace rarely collide (a collision
+// is reported clearly by the plugin's overlap check).
+func defaultBridgeSubnet(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return fmt.Sprintf("10.%d.0.0/16", 64+int(sum[0])%64)
+}
+
+// network returns the bridge network, preparing its configuration once.
+func (e *Engine) network() (*cni.Network, error) {
+	e.bridge.once.Do(func() {
+		subnet := e.opts.BridgeSubnet
+		if subnet == "" {
+			subnet = defaultBridgeSubnet(e.key)
+		}
+		e.bridge.net, e.bridge.err = cni.New(cni.Config{
+			Name: "bridge", Bridge: "kb-" + e.key, Subnet: subnet,
+			DataDir: filepath.Join(e.opts.DataDir, "net"), Table: "kedge-" + e.key,
+		})
+	})
+	return e.bridge.net, e.bridge.err
+}
+
+func (e *Engine) netnsPath(id string) string { return filepath.Join(e.runDir, "netns", id[:12]) }
+
+// attachBridge gives a starting container its network namespace on the
+// bridge, with its published ports, and returns the namespace to join.
+func (e *Engine) attachBridge(ctx context.Context, rec *record) (string, *api.NetworkSettings, error) {
+	n, err := e.network()
+	if err != nil {
+		return "", nil, fmt.Errorf("bridge network: %v: %w", err, api.ErrInvalid)
+	}
+	path := e.netnsPath(rec.ID)
+	_ = e.detachBridge(ctx, rec.ID) // a leftover of a run that ended without the agent
+	if err := newNetNS(path); err != nil {
+		return "", nil, err
+	}
+	ports := make([]cni.PortMapping, 0, len(rec.Config.Ports))
+	for _, p := range rec.Config.Ports {
+		ports = append(ports, cni.PortMapping{HostIP: p.HostIP, HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: p.Protocol})
+	}
+	att, err := n.Attach(ctx, rec.ID, path, ports)
+	if err != nil {
+		removeNetNS(path)
+		return "", nil, fmt.Errorf("attach to the bridge network: %w", networkErr(err))
+	}
+	ones, _ := att.IP.Mask.Size()
+	ns := &api.NetworkSettings{IPAddress: att.IP.IP.String(), PrefixLen: ones, Gateway: att.Gateway.String(), MacAddress: att.MAC.String(), Ports: rec.Config.Ports}
+	return path, ns, nil
+}
+
+// detachBridge releases a container's address, veth and port rules and its
+// network namespace; it is a no-op for a container that has none.
+func (e *Engine) detachBridge(ctx context.Context, id string) error {
+	path := e.netnsPath(id)
+	n, err := e.network()
+	if err != nil {
+		return err
+	}
+	derr := n.Detach(ctx, id, path)
+	if err := removeNetNS(path); err != nil && derr == nil {
+		derr = err
+	}
+	return derr
+}
+
+// networkErr maps the plugin's errors to the API's.
+func networkErr(err error) error {
+	switch {
+	case errorsIs(err, cni.ErrPortInUse), errorsIs(err, cni.ErrSubnetOverlap):
+		return fmt.Errorf("%w: %w", err, api.ErrConflict)
+	case errorsIs(err, cni.ErrInvalidConfig):
+		return fmt.Errorf("%w: %w", err, api.ErrInvalid)
+	}
+	return err
+}
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
