@@ -26,6 +26,7 @@ import (
 
 	"kedge/api"
 	"kedge/internal/testimage"
+	"kedge/net/dns"
 )
 
 func TestUserMountsAndReadOnlyRootfs(t *testing.T) {
@@ -390,5 +391,24 @@ func TestSharedNetworkAndIPCNamespaces(t *testing.T) {
 	}
 	if err := te.Start(context.Background(), resp.ID); !errors.Is(err, api.ErrConflict) {
 		t.Fatalf("joining a stopped container = %v, want ErrConflict", err)
+	}
+}
+
+// A container's resolv.conf names the host's real upstream servers, never a
+// loopback stub it could not reach from its own network namespace.
+func TestResolvConfHasRealUpstreams(t *testing.T) {
+	te := newTestEngine(t)
+	ups, err := dns.HostUpstreams()
+	if err != nil || len(ups) == 0 {
+		t.Skipf("this host has no usable upstream DNS server to compare with: %v", err)
+	}
+	_, out, _ := te.runToExit(api.ContainerConfig{Cmd: []string{"cat", "/etc/resolv.conf"}})
+	for _, u := range ups {
+		if !strings.Contains(out, "nameserver "+u) {
+			t.Errorf("resolv.conf lacks the host's upstream %s:\n%s", u, out)
+		}
+	}
+	if strings.Contains(out, "nameserver 127.") {
+		t.Errorf("resolv.conf names a loopback stub:\n%s", out)
 	}
 }

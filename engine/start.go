@@ -18,6 +18,7 @@ import (
 	"kedge/engine/image"
 	"kedge/engine/runtime"
 	"kedge/engine/shim"
+	"kedge/net/dns"
 )
 
 // Start starts a created or exited container. Starting a running container is
@@ -267,9 +268,18 @@ func (e *Engine) writeEtcFiles(rec *record) (map[string]string, error) {
 	if err := os.WriteFile(files["/etc/hosts"], []byte(hosts), 0o644); err != nil {
 		return nil, fmt.Errorf("write hosts: %w", err)
 	}
-	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+	// The host's resolver as is for --network host; otherwise its real
+	// upstream servers (a loopback stub such as systemd-resolved's 127.0.0.53
+	// is unreachable from the container's own network namespace).
+	var conf []byte
+	if rec.Config.NetworkMode == "host" {
+		conf, _ = os.ReadFile("/etc/resolv.conf")
+	} else if host, err := dns.ReadHostResolvConf(); err == nil {
+		conf = dns.ContainerResolvConf(host, nil, nil, nil)
+	}
+	if conf != nil {
 		p := filepath.Join(dir, "resolv.conf")
-		if err := os.WriteFile(p, b, 0o644); err != nil {
+		if err := os.WriteFile(p, conf, 0o644); err != nil {
 			return nil, fmt.Errorf("write resolv.conf: %w", err)
 		}
 		files["/etc/resolv.conf"] = p
