@@ -55,6 +55,7 @@ var forbidden = map[string][]string{
 	"kedge/engine/runtime":   {"kedge/engine/shim", "kedge/engine/image"},
 	"kedge/engine/image":     {"kedge/engine/runtime", "kedge/engine/shim"},
 	"kedge/security/profile": {"kedge/engine"},
+	"kedge/net":              {"kedge/engine", "kedge/agent", "kedge/web", "kedge/cli", "kedge/cluster", "kedge/store"},
 }
 
 func TestImportRules(t *testing.T) {
