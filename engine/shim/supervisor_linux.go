@@ -169,7 +169,8 @@ func (s *supervisor) run(ready *os.File) int {
 	ready.Close()
 	go s.acceptLoop()
 	go s.trimWhenIdle()
-	trimMemory()
+	// Trim once things settle, off the path of short-lived containers.
+	s.requestTrim()
 	s.supervise()
 	return 0
 }

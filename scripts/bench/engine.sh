@@ -45,6 +45,7 @@ fi
 log "2. memory and size"
 agent_rss=$(rss_kb "$AGENT_PID")
 kedge_ run -d --name rss busybox:bench sleep 600 >/dev/null
+sleep 3 # an idle supervisor: it gives back its start-up memory after 2 s
 shim_pid=$(pgrep -f "__shim.*$(kedge_ inspect rss | jq -r ".[0].id")" | head -1 || true)
 shim_rss=$( [ -n "$shim_pid" ] && rss_kb "$shim_pid" || echo 0)
 shim_pss=$( [ -n "$shim_pid" ] && pss_kb "$shim_pid" || echo 0)
