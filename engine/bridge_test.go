@@ -8,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,5 +80,62 @@ func TestBridgeNetworkAndPublishedPort(t *testing.T) {
 	}
 	if _, err := (&http.Client{Timeout: time.Second}).Get("http://127.0.0.1:18089/"); err == nil {
 		t.Fatal("the published port still answers after rm")
+	}
+}
+
+// A bridge container keeps its address and published port across an agent
+// restart; one that ended while no agent ran has its address, veth and
+// rules collected when the agent comes back.
+func TestBridgeSurvivesAgentRestartAndIsCollected(t *testing.T) {
+	te := newTestEngine(t)
+	te.Close()
+	te.bridgeSubnet = "10.214.0.0/24"
+	te.open()
+	t.Cleanup(func() {
+		for _, c := range te.List(true) {
+			te.Remove(context.Background(), c.ID, true, true)
+		}
+		if n, err := te.network(); err == nil {
+			if err := n.Remove(context.Background()); err != nil {
+				t.Errorf("remove the bridge network: %v", err)
+			}
+		}
+	})
+	keep := te.run(api.ContainerConfig{NetworkMode: "bridge", Ports: []api.PortBinding{{HostIP: "127.0.0.1", HostPort: 18090, ContainerPort: 80}},
+		Cmd: sh("mkdir -p /www && echo kept > /www/index.html && exec httpd -f -p 80 -h /www")})
+	gone := te.run(api.ContainerConfig{NetworkMode: "bridge", Cmd: []string{"sleep", "60"}})
+	goneIP := mustInspect(t, te, gone).NetworkSettings.IPAddress
+	gonePid := mustInspect(t, te, gone).State.Pid
+	get := func() string {
+		resp, err := (&http.Client{Timeout: time.Second}).Get("http://127.0.0.1:18090/index.html")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	waitFor(t, "the published port", 10*time.Second, func() bool { return get() == "kept\n" })
+
+	te.Close()
+	te.Engine = nil
+	syscall.Kill(gonePid, syscall.SIGKILL) // ends while no agent runs
+	waitFor(t, "the exit file", 10*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(te.dataDir, "containers", gone, "exit.json"))
+		return err == nil
+	})
+	te.open()
+	if got := get(); got != "kept\n" {
+		t.Fatalf("published port after the agent restart: %q", got)
+	}
+	if _, err := os.Stat(te.netnsPath(gone)); !os.IsNotExist(err) {
+		t.Fatalf("the ended container's namespace is still there: %v", err)
+	}
+	// Its address reservation is released (host-local keeps one file per address).
+	if _, err := os.Stat(filepath.Join(te.dataDir, "net", "bridge", goneIP)); !os.IsNotExist(err) {
+		t.Fatalf("the ended container's address %s is still reserved: %v", goneIP, err)
+	}
+	if _, err := os.Stat(filepath.Join(te.dataDir, "net", "bridge", mustInspect(t, te, keep).NetworkSettings.IPAddress)); err != nil {
+		t.Fatalf("the running container's reservation was collected: %v", err)
 	}
 }
