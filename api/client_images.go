@@ -113,3 +113,26 @@ func (c *Client) PruneVolumes(ctx context.Context) (*RemoveResponse, error) {
 	var r RemoveResponse
 	return &r, c.do(ctx, http.MethodPost, "/volumes/prune", nil, nil, &r)
 }
+
+// CreateNetwork creates a user network; an empty subnet picks a free one.
+func (c *Client) CreateNetwork(ctx context.Context, n *Network) (*Network, error) {
+	var r Network
+	return &r, c.do(ctx, http.MethodPost, "/networks", nil, n, &r)
+}
+
+// ListNetworks lists the node's networks, built-in ones included.
+func (c *Client) ListNetworks(ctx context.Context) ([]Network, error) {
+	var r []Network
+	return r, c.do(ctx, http.MethodGet, "/networks", nil, nil, &r)
+}
+
+// InspectNetwork returns one network.
+func (c *Client) InspectNetwork(ctx context.Context, name string) (*Network, error) {
+	var r Network
+	return &r, c.do(ctx, http.MethodGet, "/networks/"+url.PathEscape(name), nil, nil, &r)
+}
+
+// RemoveNetwork deletes a user network no container uses.
+func (c *Client) RemoveNetwork(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/networks/"+url.PathEscape(name), nil, nil, nil)
+}

@@ -325,6 +325,21 @@ type Volume struct {
 	UsedBy []string `json:"used_by,omitempty"`
 }
 
+// Network is a container network on the node: the built-in none, host and
+// bridge, or a user network (`kedge network create`), whose containers
+// reach each other by name.
+type Network struct {
+	Name    string            `json:"name"`
+	Driver  string            `json:"driver"`
+	Subnet  string            `json:"subnet,omitempty"`
+	Gateway string            `json:"gateway,omitempty"`
+	Bridge  string            `json:"bridge,omitempty"`
+	Created time.Time         `json:"created,omitempty"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	// Containers are the ids of the containers configured on it.
+	Containers []string `json:"containers,omitempty"`
+}
+
 // Event is something that happened on the node (`kedge events`).
 type Event struct {
 	Time   time.Time         `json:"time"`

@@ -50,7 +50,7 @@ func TestUsageErrorsExit125(t *testing.T) {
 		{[]string{"create", "--ulimit", "bogus=1", "busybox"}, "unknown limit name"},
 		{[]string{"run", "--restart", "sometimes", "busybox"}, "--restart"},
 		{[]string{"run", "--rm", "--restart", "always", "busybox"}, "conflict"},
-		{[]string{"run", "--network", "overlay", "busybox"}, "--network"},
+		{[]string{"run", "--network", "bad/name", "busybox"}, "--network"},
 		{[]string{"run", "--memory", "lots", "busybox"}, "--memory"},
 		{[]string{"run", "--env-file", "/nonexistent/env", "busybox"}, "--env-file"},
 		{[]string{"run", "--pull", "sometimes", "busybox"}, "--pull"},

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -55,7 +56,7 @@ func containerFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "health-start-period", Usage: "start-up time before failures count"},
 		&cli.BoolFlag{Name: "no-healthcheck", Usage: "disable the image's health check"},
 		&cli.StringSliceFlag{Name: "log-opt", Usage: "log rotation: max-size=10m, max-file=3"},
-		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "network mode: none, host, bridge or container:NAME (share another container's network namespace)"},
+		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "network: none, host, bridge, a network made with `network create`, or container:NAME (share another container's network namespace)"},
 		&cli.StringFlag{Name: "ipc", Usage: "IPC namespace: private (default), host or container:NAME"},
 		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a port (with --network bridge): [ip:]hostPort:containerPort[/tcp|udp]"},
 		&cli.StringFlag{Name: "stop-signal", Usage: "signal that stops the container"},
@@ -142,10 +143,10 @@ func buildConfig(c *cli.Context, src configSources) (*api.ContainerConfig, error
 		return nil, err
 	}
 	switch n := c.String("network"); {
-	case n == "" || n == "none" || n == "host" || n == "bridge" || (strings.HasPrefix(n, "container:") && len(n) > len("container:")):
-		cfg.NetworkMode = n
+	case n == "" || n == "none" || n == "host" || n == "bridge" || (strings.HasPrefix(n, "container:") && len(n) > len("container:")) || networkNameRE.MatchString(n):
+		cfg.NetworkMode = n // a user network's name is checked by the agent
 	default:
-		return nil, fmt.Errorf("--network %q: want none, host, bridge or container:NAME: %w", n, api.ErrInvalid)
+		return nil, fmt.Errorf("--network %q: want none, host, bridge, container:NAME or a network's name: %w", n, api.ErrInvalid)
 	}
 	for _, p := range c.StringSlice("publish") {
 		pb, err := parsePublish(p)
@@ -308,3 +309,6 @@ func pullPolicy(c *cli.Context) (string, error) {
 		return "", fmt.Errorf("--pull %s: want missing, always or never: %w", strconv.Quote(p), api.ErrInvalid)
 	}
 }
+
+// networkNameRE is the form of a user network's name.
+var networkNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)

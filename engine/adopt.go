@@ -99,22 +99,38 @@ func (e *Engine) cleanupStale(r *record) {
 // mid-teardown, a reboot), keeping those of adopted running containers.
 func (e *Engine) collectNetworkGarbage(ctx context.Context) {
 	if _, err := os.Stat(filepath.Join(e.opts.DataDir, "net")); err != nil {
-		return // the bridge network was never used
+		return // no CNI network was ever used
 	}
-	n, err := e.network()
-	if err != nil {
-		return
-	}
-	var valid []string
+	valid := map[string][]string{}
 	for id, c := range e.containers {
-		if c.rec.State.Running && c.rec.Config.NetworkMode == "bridge" {
-			valid = append(valid, id)
-		} else if c.rec.Config.NetworkMode == "bridge" {
+		mode := c.rec.Config.NetworkMode
+		if !e.onCNINetwork(mode) {
+			continue
+		}
+		if c.rec.State.Running {
+			valid[mode] = append(valid[mode], id)
+			if un, ok := e.userNetwork(mode); ok {
+				un.register(&c.rec)
+				un.ensureDNS(e)
+			}
+		} else {
 			_ = removeNetNS(e.netnsPath(id))
 			c.rec.Network = nil
 		}
 	}
-	if err := n.GC(ctx, valid); err != nil {
-		e.log.Warn("collect network garbage", "err", err)
+	modes := []string{"bridge"}
+	e.netMu.Lock()
+	for name := range e.userNets {
+		modes = append(modes, name)
+	}
+	e.netMu.Unlock()
+	for _, mode := range modes {
+		n, _, err := e.networkOf(mode)
+		if err != nil {
+			continue
+		}
+		if err := n.GC(ctx, valid[mode]); err != nil {
+			e.log.Warn("collect network garbage", "network", mode, "err", err)
+		}
 	}
 }

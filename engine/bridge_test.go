@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -137,5 +138,71 @@ func TestBridgeSurvivesAgentRestartAndIsCollected(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(te.dataDir, "net", "bridge", mustInspect(t, te, keep).NetworkSettings.IPAddress)); err != nil {
 		t.Fatalf("the running container's reservation was collected: %v", err)
+	}
+}
+
+// Containers on a user network reach each other by name through the
+// network's DNS responder; containers on another network cannot reach
+// them; a network in use cannot be removed, and removing it leaves no bridge.
+func TestUserNetworksResolveNamesAndIsolate(t *testing.T) {
+	te := newTestEngine(t)
+	ctx := context.Background()
+	var made []string
+	t.Cleanup(func() {
+		for _, c := range te.List(true) {
+			te.Remove(ctx, c.ID, true, true)
+		}
+		for _, n := range made {
+			if err := te.RemoveNetwork(ctx, n); err != nil && !errors.Is(err, api.ErrNotFound) {
+				t.Errorf("remove network %s: %v", n, err)
+			}
+		}
+	})
+	front, err := te.CreateNetwork(ctx, &api.Network{Name: "front", Subnet: "10.215.1.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	made = append(made, "front")
+	if _, err := te.CreateNetwork(ctx, &api.Network{Name: "back", Subnet: "10.215.2.0/24"}); err != nil {
+		t.Fatal(err)
+	}
+	made = append(made, "back")
+	if _, err := te.CreateNetwork(ctx, &api.Network{Name: "clash", Subnet: "10.215.1.128/25"}); !errors.Is(err, api.ErrConflict) {
+		t.Fatalf("an overlapping subnet: %v, want ErrConflict", err)
+	}
+	if _, err := te.CreateNetwork(ctx, &api.Network{Name: "front"}); !errors.Is(err, api.ErrConflict) {
+		t.Fatalf("a second network named front: %v, want ErrConflict", err)
+	}
+	if _, err := te.Create(ctx, &api.ContainerConfig{Image: busybox, NetworkMode: "nowhere", Cmd: []string{"true"}}); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("an unknown network: %v, want ErrNotFound", err)
+	}
+	api1 := te.run(api.ContainerConfig{Name: "api1", NetworkMode: "front", Cmd: sh("mkdir -p /www && echo by-name > /www/index.html && exec httpd -f -p 80 -h /www")})
+	ip := mustInspect(t, te, api1).NetworkSettings.IPAddress
+	if !strings.HasPrefix(ip, "10.215.1.") || front.Gateway != "10.215.1.1" {
+		t.Fatalf("address %s on front (gateway %s)", ip, front.Gateway)
+	}
+	waitFor(t, "a neighbour to fetch from api1 by name", 10*time.Second, func() bool {
+		code, out, _ := te.runToExit(api.ContainerConfig{NetworkMode: "front", Cmd: sh("timeout 3 wget -qO- http://api1/index.html")})
+		return code == 0 && out == "by-name\n"
+	})
+	// Dropped traffic makes wget wait: bound it (busybox wget's -T crashes).
+	// busybox timeout execs the command in its own process and kills it
+	// from a child: the trailing exit keeps sh as PID 1, so wget is not
+	// PID 1, which ignores SIGTERM.
+	code, out, _ := te.runToExit(api.ContainerConfig{NetworkMode: "back", Cmd: sh("timeout 3 wget -qO- http://" + ip + "/index.html; exit $?")})
+	if code == 0 {
+		t.Fatalf("a container on another network reached %s: %q", ip, out)
+	}
+	if err := te.RemoveNetwork(ctx, "front"); !errors.Is(err, api.ErrConflict) {
+		t.Fatalf("removing a network in use: %v, want ErrConflict", err)
+	}
+	for _, c := range te.List(true) {
+		te.Remove(ctx, c.ID, true, true)
+	}
+	if err := te.RemoveNetwork(ctx, "front"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.InterfaceByName(front.Bridge); err == nil {
+		t.Fatalf("bridge %s left after the network's removal", front.Bridge)
 	}
 }

@@ -29,7 +29,14 @@ func (e *Engine) Create(ctx context.Context, cfg *api.ContainerConfig) (*api.Cre
 		}
 		return nil, fmt.Errorf("image %s: %w", cfg.Image, err)
 	}
-	if err := validateConfig(cfg); err != nil {
+	cniNet := cfg.NetworkMode == "bridge"
+	if m := cfg.NetworkMode; m != "" && !isBuiltinNetwork(m) && !strings.HasPrefix(m, "container:") {
+		if _, ok := e.userNetwork(m); !ok {
+			return nil, fmt.Errorf("no such network: %s (create it with `kedge network create %s`): %w", m, m, api.ErrNotFound)
+		}
+		cniNet = true
+	}
+	if err := validateConfig(cfg, cniNet); err != nil {
 		return nil, err
 	}
 	id := newID()
@@ -92,8 +99,9 @@ func (e *Engine) Create(ctx context.Context, cfg *api.ContainerConfig) (*api.Cre
 	return &api.CreateResponse{ID: id}, nil
 }
 
-// validateConfig checks what can be checked without the image's files.
-func validateConfig(cfg *api.ContainerConfig) error {
+// validateConfig checks a container's configuration; cniNet says its
+// network mode is a CNI network (bridge or a user network).
+func validateConfig(cfg *api.ContainerConfig, cniNet bool) error {
 	if cfg.Name != "" && !validContainerName.MatchString(cfg.Name) {
 		return fmt.Errorf("container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed: %w", cfg.Name, api.ErrInvalid)
 	}
@@ -106,7 +114,7 @@ func validateConfig(cfg *api.ContainerConfig) error {
 	if cfg.AutoRemove && cfg.RestartPolicy.Name != "" && cfg.RestartPolicy.Name != "no" {
 		return fmt.Errorf("conflicting options: --restart and --rm: %w", api.ErrInvalid)
 	}
-	if cfg.NetworkMode != "bridge" {
+	if !cniNet {
 		if err := validNamespaceMode("network", cfg.NetworkMode, "none"); err != nil {
 			return err
 		}

@@ -79,6 +79,9 @@ type Engine struct {
 	heldCaps []string
 	// bridge is the node's bridge network, made on first use.
 	bridge bridgeNetwork
+	// netMu guards userNets, the user networks by name.
+	netMu    sync.Mutex
+	userNets map[string]*userNetwork
 
 	mu         sync.Mutex
 	containers map[string]*container // by id
@@ -137,12 +140,13 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	e := &Engine{opts: opts, key: AgentKey(opts.DataDir), log: opts.Logger.With("subsystem", "engine"), containers: map[string]*container{}}
 	e.runDir = filepath.Join(opts.RunDir, e.key)
+	e.userNets = map[string]*userNetwork{}
 	e.heldCaps = profile.HeldCapabilities()
 	if err := os.MkdirAll(e.runDir, 0o700); err != nil {
 		return nil, fmt.Errorf("runtime dir %s: %w", e.runDir, err)
 	}
 	var err error
-	if e.db, err = store.Open(filepath.Join(opts.DataDir, "kedge.db"), bucketContainers); err != nil {
+	if e.db, err = store.Open(filepath.Join(opts.DataDir, "kedge.db"), bucketContainers, bucketNetworks); err != nil {
 		return nil, err
 	}
 	if e.images, err = image.Open(filepath.Join(opts.DataDir, "image"), opts.Images); err != nil {
@@ -156,6 +160,10 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.events = newEventBus(1024)
+	if err := e.loadNetworks(); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("load networks: %w", err)
+	}
 	if err := e.loadAndAdopt(ctx); err != nil {
 		e.Close()
 		return nil, err
@@ -168,6 +176,11 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 func (e *Engine) Close() error {
 	e.cancel()
 	e.wg.Wait()
+	e.netMu.Lock()
+	for _, un := range e.userNets {
+		un.stopDNS()
+	}
+	e.netMu.Unlock()
 	e.mu.Lock()
 	for _, c := range e.containers {
 		c.closeShim()

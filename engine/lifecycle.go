@@ -206,8 +206,8 @@ func (e *Engine) Remove(ctx context.Context, ref string, force, volumes bool) er
 		return err
 	}
 	_ = runtime.RemoveCgroup(e.cgroupParent() + "/" + rec.ID)
-	if rec.Config.NetworkMode == "bridge" {
-		if err := e.detachBridge(ctx, rec.ID); err != nil {
+	if e.onCNINetwork(rec.Config.NetworkMode) {
+		if err := e.detachBridge(ctx, rec.ID, rec.Config.NetworkMode); err != nil {
 			e.log.Warn("detach from the bridge network", "container", rec.ID[:12], "err", err)
 		}
 	}

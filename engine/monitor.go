@@ -80,7 +80,7 @@ func (e *Engine) handleExit(c *container, exit *shim.Exit, exited chan struct{},
 	os.RemoveAll(e.stateDir(rec.ID))
 	if onBridge {
 		// The address and ports go with the run (a restart gets them anew).
-		if err := e.detachBridge(e.ctx, rec.ID); err != nil {
+		if err := e.detachBridge(e.ctx, rec.ID, rec.Config.NetworkMode); err != nil {
 			e.log.Warn("detach from the bridge network", "container", rec.ID[:12], "err", err)
 		}
 	}

@@ -49,12 +49,12 @@ func (e *Engine) netnsPath(id string) string { return filepath.Join(e.runDir, "n
 // attachBridge gives a starting container its network namespace on the
 // bridge, with its published ports, and returns the namespace to join.
 func (e *Engine) attachBridge(ctx context.Context, rec *record) (string, *api.NetworkSettings, error) {
-	n, err := e.network()
+	n, un, err := e.networkOf(rec.Config.NetworkMode)
 	if err != nil {
-		return "", nil, fmt.Errorf("bridge network: %v: %w", err, api.ErrInvalid)
+		return "", nil, err
 	}
 	path := e.netnsPath(rec.ID)
-	_ = e.detachBridge(ctx, rec.ID) // a leftover of a run that ended without the agent
+	_ = e.detachBridge(ctx, rec.ID, rec.Config.NetworkMode) // a leftover of a run that ended without the agent
 	if err := newNetNS(path); err != nil {
 		return "", nil, err
 	}
@@ -69,16 +69,51 @@ func (e *Engine) attachBridge(ctx context.Context, rec *record) (string, *api.Ne
 	}
 	ones, _ := att.IP.Mask.Size()
 	ns := &api.NetworkSettings{IPAddress: att.IP.IP.String(), PrefixLen: ones, Gateway: att.Gateway.String(), MacAddress: att.MAC.String(), Ports: rec.Config.Ports}
+	if un != nil {
+		un.ensureDNS(e)
+		r := *rec
+		r.Network = ns
+		un.register(&r)
+	}
 	return path, ns, nil
+}
+
+// networkOf returns the CNI network of a network mode ("bridge" or a user
+// network's name), and the user network when it is one.
+func (e *Engine) networkOf(mode string) (*cni.Network, *userNetwork, error) {
+	if mode == "bridge" {
+		n, err := e.network()
+		if err != nil {
+			return nil, nil, fmt.Errorf("bridge network: %v: %w", err, api.ErrInvalid)
+		}
+		return n, nil, nil
+	}
+	un, ok := e.userNetwork(mode)
+	if !ok {
+		return nil, nil, fmt.Errorf("no such network: %s: %w", mode, api.ErrNotFound)
+	}
+	return un.net, un, nil
+}
+
+// onCNINetwork reports whether a network mode attaches through CNI.
+func (e *Engine) onCNINetwork(mode string) bool {
+	if mode == "bridge" {
+		return true
+	}
+	_, ok := e.userNetwork(mode)
+	return ok
 }
 
 // detachBridge releases a container's address, veth and port rules and its
 // network namespace; it is a no-op for a container that has none.
-func (e *Engine) detachBridge(ctx context.Context, id string) error {
+func (e *Engine) detachBridge(ctx context.Context, id, mode string) error {
 	path := e.netnsPath(id)
-	n, err := e.network()
+	n, un, err := e.networkOf(mode)
 	if err != nil {
 		return err
+	}
+	if un != nil {
+		un.names.Remove(id)
 	}
 	derr := n.Detach(ctx, id, path)
 	if err := removeNetNS(path); err != nil && derr == nil {

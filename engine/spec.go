@@ -291,7 +291,8 @@ func buildSpec(in *specInput) (*specs.Spec, error) {
 	}
 	switch {
 	case cfg.NetworkMode == "host":
-	case strings.HasPrefix(cfg.NetworkMode, "container:"), cfg.NetworkMode == "bridge":
+	case in.JoinNetNS != "" || strings.HasPrefix(cfg.NetworkMode, "container:"):
+		// Another container's namespace, or the one made for a CNI network.
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: in.JoinNetNS})
 	default:
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})

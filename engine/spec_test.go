@@ -173,11 +173,11 @@ func TestValidateConfig(t *testing.T) {
 		{Healthcheck: &api.HealthConfig{Test: []string{"RUN", "x"}}},
 	}
 	for i, cfg := range bad {
-		if err := validateConfig(&cfg); !errors.Is(err, api.ErrInvalid) {
+		if err := validateConfig(&cfg, false); !errors.Is(err, api.ErrInvalid) {
 			t.Errorf("case %d (%+v): %v, want ErrInvalid", i, cfg, err)
 		}
 	}
-	if err := validateConfig(&api.ContainerConfig{Name: "ok", Resources: api.Resources{CpusetCpus: "0-1,3"}, Security: api.Security{Sysctls: map[string]string{"net.ipv4.ip_forward": "1"}}}); err != nil {
+	if err := validateConfig(&api.ContainerConfig{Name: "ok", Resources: api.Resources{CpusetCpus: "0-1,3"}, Security: api.Security{Sysctls: map[string]string{"net.ipv4.ip_forward": "1"}}}, false); err != nil {
 		t.Errorf("valid config refused: %v", err)
 	}
 }

@@ -73,7 +73,7 @@ func (e *Engine) startLocked(ctx context.Context, c *container) error {
 		return fmt.Errorf("start %s: %w", rec.Name, err)
 	}
 	var netSettings *api.NetworkSettings
-	if rec.Config.NetworkMode == "bridge" {
+	if e.onCNINetwork(rec.Config.NetworkMode) {
 		nsPath, ns, err := e.attachBridge(ctx, &rec)
 		if err != nil {
 			return fail(err)
@@ -82,7 +82,7 @@ func (e *Engine) startLocked(ctx context.Context, c *container) error {
 		rec.netnsPath = nsPath
 		inner := fail
 		fail = func(err error) error {
-			_ = e.detachBridge(context.WithoutCancel(ctx), rec.ID)
+			_ = e.detachBridge(context.WithoutCancel(ctx), rec.ID, rec.Config.NetworkMode)
 			return inner(err)
 		}
 	}
@@ -185,7 +185,7 @@ func (e *Engine) prepareSpec(rec *record, img *image.Image, rootfs string) (*spe
 	if err != nil {
 		return nil, nil, err
 	}
-	if rec.Config.NetworkMode == "bridge" {
+	if rec.netnsPath != "" {
 		joinNet = rec.netnsPath
 	}
 	joinIPC, err := e.joinNamespace(rec, rec.Config.IpcMode, "ipc")
@@ -275,7 +275,12 @@ func (e *Engine) writeEtcFiles(rec *record) (map[string]string, error) {
 	if rec.Config.NetworkMode == "host" {
 		conf, _ = os.ReadFile("/etc/resolv.conf")
 	} else if host, err := dns.ReadHostResolvConf(); err == nil {
-		conf = dns.ContainerResolvConf(host, nil, nil, nil)
+		var servers, search []string
+		if un, ok := e.userNetwork(rec.Config.NetworkMode); ok {
+			// The network's responder: names of the network, then the host's upstreams.
+			servers, search = []string{un.rec.Gateway}, []string{un.rec.Name}
+		}
+		conf = dns.ContainerResolvConf(host, servers, search, nil)
 	}
 	if conf != nil {
 		p := filepath.Join(dir, "resolv.conf")

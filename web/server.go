@@ -89,6 +89,11 @@ func (s *Server) routes() {
 	m.HandleFunc("GET "+p+"/volumes/{name}", s.inspectVolume)
 	m.HandleFunc("DELETE "+p+"/volumes/{name}", s.removeVolume)
 	m.HandleFunc("POST "+p+"/volumes/prune", s.pruneVolumes)
+
+	m.HandleFunc("POST "+p+"/networks", s.createNetwork)
+	m.HandleFunc("GET "+p+"/networks", s.listNetworks)
+	m.HandleFunc("GET "+p+"/networks/{name}", s.inspectNetwork)
+	m.HandleFunc("DELETE "+p+"/networks/{name}", s.removeNetwork)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
