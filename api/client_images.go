@@ -136,3 +136,31 @@ func (c *Client) InspectNetwork(ctx context.Context, name string) (*Network, err
 func (c *Client) RemoveNetwork(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, "/networks/"+url.PathEscape(name), nil, nil, nil)
 }
+
+// CreatePod makes a pod: shared network and IPC namespaces for containers
+// that join it with NetworkMode "pod:NAME".
+func (c *Client) CreatePod(ctx context.Context, p *PodConfig) (*Pod, error) {
+	var r Pod
+	return &r, c.do(ctx, http.MethodPost, "/pods", nil, p, &r)
+}
+
+// ListPods lists the node's pods.
+func (c *Client) ListPods(ctx context.Context) ([]Pod, error) {
+	var r []Pod
+	return r, c.do(ctx, http.MethodGet, "/pods", nil, nil, &r)
+}
+
+// InspectPod returns one pod.
+func (c *Client) InspectPod(ctx context.Context, ref string) (*Pod, error) {
+	var r Pod
+	return &r, c.do(ctx, http.MethodGet, "/pods/"+url.PathEscape(ref), nil, nil, &r)
+}
+
+// RemovePod deletes a pod; force removes its containers too.
+func (c *Client) RemovePod(ctx context.Context, ref string, force bool) error {
+	q := url.Values{}
+	if force {
+		q.Set("force", "1")
+	}
+	return c.do(ctx, http.MethodDelete, "/pods/"+url.PathEscape(ref), q, nil, nil)
+}

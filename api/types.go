@@ -41,14 +41,55 @@ type ContainerConfig struct {
 	Security      Security      `json:"security"`
 	RestartPolicy RestartPolicy `json:"restart_policy"`
 	Log           LogConfig     `json:"log"`
-	// NetworkMode is "none" (default here), "host", "bridge" (the node's
-	// bridge network: an address, outbound NAT, published ports), or
-	// "container:NAME" to share a running container's network namespace.
+	// NetworkMode is "bridge" (the default: the node's bridge network, with
+	// an address, outbound NAT and published ports), a user network's name,
+	// "none", "host", or "container:NAME" to share a running container's
+	// network namespace.
 	NetworkMode string `json:"network_mode,omitempty"`
-	// Ports are published ports (-p), on the bridge network only.
+	// Ports are published ports (-p), on bridge and user networks only. A
+	// HostPort of 0 asks for a free port, chosen at start.
 	Ports []PortBinding `json:"ports,omitempty"`
+	// PublishAllPorts publishes every port the image exposes on a free host
+	// port (-P).
+	PublishAllPorts bool `json:"publish_all_ports,omitempty"`
+	// DNS, DNSSearch and DNSOptions replace the servers, search domains and
+	// options of the container's resolv.conf (--dns, --dns-search, --dns-option).
+	DNS        []string `json:"dns,omitempty"`
+	DNSSearch  []string `json:"dns_search,omitempty"`
+	DNSOptions []string `json:"dns_options,omitempty"`
+	// ExtraHosts adds "name:address" lines to /etc/hosts (--add-host); the
+	// address "host-gateway" means the host's address on the container's network.
+	ExtraHosts []string `json:"extra_hosts,omitempty"`
 	// IpcMode is "" or "private", "host", or "container:NAME".
 	IpcMode string `json:"ipc_mode,omitempty"`
+}
+
+// PodConfig describes a pod: a sandbox of network and IPC namespaces that a
+// group of containers share (NetworkMode and IpcMode "pod:NAME"). Its
+// address and published ports belong to the pod, so they stay while its
+// containers restart.
+type PodConfig struct {
+	Name     string `json:"name"`
+	Hostname string `json:"hostname,omitempty"`
+	// NetworkMode is "bridge" (default), a user network's name, "none" or "host".
+	NetworkMode string            `json:"network_mode,omitempty"`
+	Ports       []PortBinding     `json:"ports,omitempty"`
+	DNS         []string          `json:"dns,omitempty"`
+	DNSSearch   []string          `json:"dns_search,omitempty"`
+	DNSOptions  []string          `json:"dns_options,omitempty"`
+	ExtraHosts  []string          `json:"extra_hosts,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+}
+
+// Pod is a pod as the engine reports it.
+type Pod struct {
+	ID              string           `json:"id"`
+	Name            string           `json:"name"`
+	Created         time.Time        `json:"created"`
+	Config          PodConfig        `json:"config"`
+	NetworkSettings *NetworkSettings `json:"network_settings,omitempty"`
+	// Containers are the ids of the containers configured in the pod.
+	Containers []string `json:"containers"`
 }
 
 // PortBinding publishes a container port on the host (-p [ip:]host:container[/proto]).

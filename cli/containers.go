@@ -135,7 +135,11 @@ func containerCommands() []*cli.Command {
 				if err != nil {
 					return err
 				}
-				for _, p := range ct.Config.Ports {
+				ports := ct.Config.Ports // as configured; a running one shows the ports it got
+				if ct.NetworkSettings != nil && ct.State.Running {
+					ports = ct.NetworkSettings.Ports
+				}
+				for _, p := range ports {
 					host := p.HostIP
 					if host == "" {
 						host = "0.0.0.0"

@@ -432,8 +432,9 @@ func parseSignal(s string) (string, error) {
 	return u, nil
 }
 
-// parsePublish parses -p "[ip:]hostPort:containerPort[/tcp|udp]" (also
-// "hostPort:containerPort", and "[v6addr]:host:container" for IPv6 hosts).
+// parsePublish parses -p "[ip:][hostPort:]containerPort[/tcp|udp]" (also
+// "ip::containerPort", and "[v6addr]:host:container" for IPv6 hosts); a
+// missing host port is 0, which the agent replaces with a free one.
 func parsePublish(spec string) (api.PortBinding, error) {
 	bad := func(why string) (api.PortBinding, error) {
 		return api.PortBinding{}, fmt.Errorf("-p %q: %s: %w", spec, why, api.ErrInvalid)
@@ -457,23 +458,32 @@ func parsePublish(spec string) (api.PortBinding, error) {
 	}
 	parts := strings.Split(rest, ":")
 	switch len(parts) {
+	case 1: // "80": a free host port
+		parts = []string{"", parts[0]}
 	case 2:
 	case 3:
 		if ip != "" {
-			return bad("want [ip:]hostPort:containerPort")
+			return bad("want [ip:][hostPort]:containerPort")
 		}
 		ip, parts = parts[0], parts[1:]
+		if ip == "" {
+			return bad("an empty host address")
+		}
 	default:
-		return bad("want [ip:]hostPort:containerPort[/proto] (a published port needs a host port)")
+		return bad("want [ip:][hostPort:]containerPort[/proto]")
 	}
 	if ip != "" {
 		if _, err := netip.ParseAddr(ip); err != nil {
 			return bad("bad host address")
 		}
 	}
-	host, err1 := strconv.Atoi(parts[0])
+	host := 0 // 0: the agent picks a free port, as Docker does
+	var err1 error
+	if parts[0] != "" || len(strings.Split(rest, ":")) == 2 && ip == "" {
+		host, err1 = strconv.Atoi(parts[0])
+	}
 	cont, err2 := strconv.Atoi(parts[1])
-	if err1 != nil || err2 != nil || host < 1 || host > 65535 || cont < 1 || cont > 65535 {
+	if err1 != nil || err2 != nil || host < 0 || host > 65535 || (host == 0 && parts[0] != "") || cont < 1 || cont > 65535 {
 		return bad("ports are numbers from 1 to 65535")
 	}
 	return api.PortBinding{HostIP: ip, HostPort: host, ContainerPort: cont, Protocol: proto}, nil

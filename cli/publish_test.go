@@ -14,6 +14,9 @@ func TestParsePublish(t *testing.T) {
 		"5353:53/udp":         {HostPort: 5353, ContainerPort: 53, Protocol: "udp"},
 		"[::1]:8080:80/TCP":   {HostIP: "::1", HostPort: 8080, ContainerPort: 80, Protocol: "tcp"},
 		"0.0.0.0:1:65535/tcp": {HostIP: "0.0.0.0", HostPort: 1, ContainerPort: 65535, Protocol: "tcp"},
+		"80":                  {ContainerPort: 80, Protocol: "tcp"},
+		"53/udp":              {ContainerPort: 53, Protocol: "udp"},
+		"127.0.0.1::80":       {HostIP: "127.0.0.1", ContainerPort: 80, Protocol: "tcp"},
 	}
 	for in, want := range good {
 		got, err := parsePublish(in)
@@ -21,7 +24,7 @@ func TestParsePublish(t *testing.T) {
 			t.Errorf("parsePublish(%q) = %+v, %v; want %+v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "80", "80:", ":80", "0:80", "80:70000", "a:b", "1.2.3:80:80", "80:80/sctp", "[::1:80:80", "1:2:3:4"} {
+	for _, bad := range []string{"", "0", "::80", "80:", ":80", "0:80", "80:70000", "a:b", "1.2.3:80:80", "80:80/sctp", "[::1:80:80", "1:2:3:4"} {
 		if _, err := parsePublish(bad); !errors.Is(err, api.ErrInvalid) {
 			t.Errorf("parsePublish(%q) = %v, want ErrInvalid", bad, err)
 		}
@@ -34,7 +37,7 @@ func FuzzParsePublish(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		p, err := parsePublish(s)
-		if err == nil && (p.HostPort < 1 || p.HostPort > 65535 || p.ContainerPort < 1 || p.ContainerPort > 65535 || (p.Protocol != "tcp" && p.Protocol != "udp")) {
+		if err == nil && (p.HostPort < 0 || p.HostPort > 65535 || p.ContainerPort < 1 || p.ContainerPort > 65535 || (p.Protocol != "tcp" && p.Protocol != "udp")) {
 			t.Fatalf("parsePublish(%q) accepted %+v", s, p)
 		}
 	})

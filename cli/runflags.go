@@ -56,9 +56,14 @@ func containerFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "health-start-period", Usage: "start-up time before failures count"},
 		&cli.BoolFlag{Name: "no-healthcheck", Usage: "disable the image's health check"},
 		&cli.StringSliceFlag{Name: "log-opt", Usage: "log rotation: max-size=10m, max-file=3"},
-		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "network: none, host, bridge, a network made with `network create`, or container:NAME (share another container's network namespace)"},
-		&cli.StringFlag{Name: "ipc", Usage: "IPC namespace: private (default), host or container:NAME"},
-		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a port (with --network bridge): [ip:]hostPort:containerPort[/tcp|udp]"},
+		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "network: bridge (default), none, host, a network made with `network create`, container:NAME (share another container's network namespace) or pod:NAME"},
+		&cli.StringFlag{Name: "ipc", Usage: "IPC namespace: private (default), host, container:NAME or pod:NAME"},
+		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a port: [ip:][hostPort:]containerPort[/tcp|udp] (no host port: a free one)"},
+		&cli.BoolFlag{Name: "publish-all", Aliases: []string{"P"}, Usage: "publish every port the image exposes on a free host port"},
+		&cli.StringSliceFlag{Name: "dns", Usage: "a DNS server for the container's resolv.conf"},
+		&cli.StringSliceFlag{Name: "dns-search", Usage: "a DNS search domain (\".\" for none)"},
+		&cli.StringSliceFlag{Name: "dns-option", Usage: "a resolv.conf option (ndots:2, ...)"},
+		&cli.StringSliceFlag{Name: "add-host", Usage: "add a host-to-IP line to /etc/hosts: NAME:IP (IP may be host-gateway)"},
 		&cli.StringFlag{Name: "stop-signal", Usage: "signal that stops the container"},
 		&cli.IntFlag{Name: "stop-timeout", Usage: "seconds to wait before killing on stop"},
 		&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull the image: missing, always or never"},
@@ -143,10 +148,11 @@ func buildConfig(c *cli.Context, src configSources) (*api.ContainerConfig, error
 		return nil, err
 	}
 	switch n := c.String("network"); {
-	case n == "" || n == "none" || n == "host" || n == "bridge" || (strings.HasPrefix(n, "container:") && len(n) > len("container:")) || networkNameRE.MatchString(n):
+	case n == "" || n == "none" || n == "host" || n == "bridge" || (strings.HasPrefix(n, "container:") && len(n) > len("container:")) ||
+		(strings.HasPrefix(n, "pod:") && len(n) > len("pod:")) || networkNameRE.MatchString(n):
 		cfg.NetworkMode = n // a user network's name is checked by the agent
 	default:
-		return nil, fmt.Errorf("--network %q: want none, host, bridge, container:NAME or a network's name: %w", n, api.ErrInvalid)
+		return nil, fmt.Errorf("--network %q: want bridge, none, host, container:NAME, pod:NAME or a network's name: %w", n, api.ErrInvalid)
 	}
 	for _, p := range c.StringSlice("publish") {
 		pb, err := parsePublish(p)
@@ -155,11 +161,14 @@ func buildConfig(c *cli.Context, src configSources) (*api.ContainerConfig, error
 		}
 		cfg.Ports = append(cfg.Ports, pb)
 	}
+	cfg.PublishAllPorts = c.Bool("publish-all")
+	cfg.DNS, cfg.DNSSearch, cfg.DNSOptions = c.StringSlice("dns"), c.StringSlice("dns-search"), c.StringSlice("dns-option")
+	cfg.ExtraHosts = c.StringSlice("add-host")
 	switch n := c.String("ipc"); {
-	case n == "" || n == "private" || n == "host" || (strings.HasPrefix(n, "container:") && len(n) > len("container:")):
+	case n == "" || n == "private" || n == "host" || (strings.HasPrefix(n, "container:") && len(n) > len("container:")) || (strings.HasPrefix(n, "pod:") && len(n) > len("pod:")):
 		cfg.IpcMode = n
 	default:
-		return nil, fmt.Errorf("--ipc %q: want private, host or container:NAME: %w", n, api.ErrInvalid)
+		return nil, fmt.Errorf("--ipc %q: want private, host, container:NAME or pod:NAME: %w", n, api.ErrInvalid)
 	}
 	if c.IsSet("stop-signal") {
 		if cfg.StopSignal, err = parseSignal(c.String("stop-signal")); err != nil {

@@ -118,6 +118,17 @@ func (e *Engine) collectNetworkGarbage(ctx context.Context) {
 			c.rec.Network = nil
 		}
 	}
+	e.podMu.Lock()
+	for id, p := range e.pods {
+		if e.onCNINetwork(p.Config.NetworkMode) {
+			valid[p.Config.NetworkMode] = append(valid[p.Config.NetworkMode], id)
+			if un, ok := e.userNetwork(p.Config.NetworkMode); ok && p.Network != nil {
+				un.register(&record{ID: p.ID, Name: p.Name, Config: *podNetConfig(&p.Config), Network: p.Network})
+				un.ensureDNS(e)
+			}
+		}
+	}
+	e.podMu.Unlock()
 	modes := []string{"bridge"}
 	e.netMu.Lock()
 	for name := range e.userNets {

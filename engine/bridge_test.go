@@ -5,6 +5,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"kedge/api"
+	"kedge/internal/testimage"
 )
 
 // Containers on the bridge network get an address, reach each other, and
@@ -204,5 +208,82 @@ func TestUserNetworksResolveNamesAndIsolate(t *testing.T) {
 	}
 	if _, err := net.InterfaceByName(front.Bridge); err == nil {
 		t.Fatalf("bridge %s left after the network's removal", front.Bridge)
+	}
+}
+
+// Without --network a container is on the bridge, as with Docker; -P and a
+// missing host port publish on free ports that answer; --dns, --dns-search,
+// --dns-option and --add-host shape resolv.conf and /etc/hosts; --network
+// none has only the loopback.
+func TestDefaultBridgePublishAllAndEtcFiles(t *testing.T) {
+	te := newTestEngine(t)
+	te.Close()
+	te.bridgeSubnet = "10.216.0.0/24"
+	te.open()
+	ctx := context.Background()
+	testimage.BusyboxInto(t, te.images, "busybox:exposed", func(c *ocispec.ImageConfig) {
+		c.ExposedPorts = map[string]struct{}{"80/tcp": {}, "9/udp": {}}
+	})
+	web := te.run(api.ContainerConfig{Image: "busybox:exposed", PublishAllPorts: true,
+		Ports: []api.PortBinding{{HostIP: "127.0.0.1", ContainerPort: 8080}},
+		Cmd:   sh("mkdir -p /www && echo free-port > /www/index.html && httpd -p 8080 -h /www && exec httpd -f -p 80 -h /www")})
+	c := mustInspect(t, te, web)
+	if c.Config.NetworkMode != "bridge" || c.NetworkSettings == nil || !strings.HasPrefix(c.NetworkSettings.IPAddress, "10.216.0.") {
+		t.Fatalf("default network: mode %q, settings %+v", c.Config.NetworkMode, c.NetworkSettings)
+	}
+	got := map[string]int{}
+	for _, p := range c.NetworkSettings.Ports {
+		got[fmt.Sprintf("%d/%s", p.ContainerPort, firstNonEmpty(p.Protocol, "tcp"))] = p.HostPort
+	}
+	if len(got) != 3 || got["80/tcp"] == 0 || got["9/udp"] == 0 || got["8080/tcp"] == 0 {
+		t.Fatalf("published ports = %+v, want 80/tcp, 9/udp and 8080/tcp on free host ports", c.NetworkSettings.Ports)
+	}
+	for _, port := range []int{got["80/tcp"], got["8080/tcp"]} {
+		url := fmt.Sprintf("http://127.0.0.1:%d/index.html", port)
+		waitFor(t, url+" to answer", 10*time.Second, func() bool {
+			resp, err := (&http.Client{Timeout: time.Second}).Get(url)
+			if err != nil {
+				return false
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return string(b) == "free-port\n"
+		})
+	}
+
+	code, out, errOut := te.runToExit(api.ContainerConfig{
+		DNS: []string{"192.0.2.53"}, DNSSearch: []string{"corp.example"}, DNSOptions: []string{"ndots:2"},
+		ExtraHosts: []string{"db:192.0.2.10", "gw:host-gateway"}, Hostname: "h1",
+		Cmd: sh("cat /etc/resolv.conf; echo ---; cat /etc/hosts"),
+	})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	resolv, hosts, _ := strings.Cut(out, "---\n")
+	for _, want := range []string{"nameserver 192.0.2.53\n", "search corp.example\n", "options ndots:2\n"} {
+		if !strings.Contains(resolv, want) {
+			t.Errorf("resolv.conf lacks %q:\n%s", want, resolv)
+		}
+	}
+	for _, want := range []string{"\th1\n", "192.0.2.10\tdb\n", "10.216.0.1\tgw\n", "127.0.0.1\tlocalhost\n"} {
+		if !strings.Contains(hosts, want) {
+			t.Errorf("/etc/hosts lacks %q:\n%s", want, hosts)
+		}
+	}
+	if code, out, _ := te.runToExit(api.ContainerConfig{NetworkMode: "none", Cmd: sh("ls /sys/class/net")}); code != 0 || out != "lo\n" {
+		t.Fatalf("--network none: exit %d, links %q, want only lo", code, out)
+	}
+	for name, cfg := range map[string]api.ContainerConfig{
+		"--dns not an address":     {DNS: []string{"dns.example"}},
+		"--add-host without an IP": {ExtraHosts: []string{"db"}},
+		"--add-host a bad IP":      {ExtraHosts: []string{"db:300.1.1.1"}},
+		"ports on none":            {NetworkMode: "none", Ports: []api.PortBinding{{ContainerPort: 80}}},
+		"-P on host":               {NetworkMode: "host", PublishAllPorts: true},
+		"--dns on host":            {NetworkMode: "host", DNS: []string{"192.0.2.1"}},
+	} {
+		cfg.Image, cfg.Cmd = busybox, []string{"true"}
+		if _, err := te.Create(ctx, &cfg); !errors.Is(err, api.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
 	}
 }

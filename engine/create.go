@@ -29,8 +29,21 @@ func (e *Engine) Create(ctx context.Context, cfg *api.ContainerConfig) (*api.Cre
 		}
 		return nil, fmt.Errorf("image %s: %w", cfg.Image, err)
 	}
+	if cfg.NetworkMode == "" {
+		c := *cfg
+		c.NetworkMode = "bridge" // Docker's default
+		if strings.HasPrefix(c.IpcMode, "pod:") {
+			c.NetworkMode = c.IpcMode // a pod's container shares the pod's network too
+		}
+		cfg = &c
+	}
+	for _, mode := range []string{cfg.NetworkMode, cfg.IpcMode} {
+		if _, _, err := e.podOf(mode); err != nil {
+			return nil, err
+		}
+	}
 	cniNet := cfg.NetworkMode == "bridge"
-	if m := cfg.NetworkMode; m != "" && !isBuiltinNetwork(m) && !strings.HasPrefix(m, "container:") {
+	if m := cfg.NetworkMode; m != "" && !isBuiltinNetwork(m) && !strings.HasPrefix(m, "container:") && !strings.HasPrefix(m, "pod:") {
 		if _, ok := e.userNetwork(m); !ok {
 			return nil, fmt.Errorf("no such network: %s (create it with `kedge network create %s`): %w", m, m, api.ErrNotFound)
 		}
@@ -54,6 +67,9 @@ func (e *Engine) Create(ctx context.Context, cfg *api.ContainerConfig) (*api.Cre
 		Healthcheck: resolveHealthcheck(cfg.Healthcheck, e.healthcheckOf(img)),
 	}
 	rec.Config.Mounts, rec.AnonymousVolumes = withAnonymousVolumes(cfg.Mounts, img.Config.Config.Volumes)
+	if cfg.PublishAllPorts {
+		rec.Config.Ports = withExposedPorts(cfg.Ports, img.Config.Config.ExposedPorts)
+	}
 	if _, err := parseSignal(rec.StopSignal); err != nil {
 		return nil, err
 	}
@@ -114,27 +130,8 @@ func validateConfig(cfg *api.ContainerConfig, cniNet bool) error {
 	if cfg.AutoRemove && cfg.RestartPolicy.Name != "" && cfg.RestartPolicy.Name != "no" {
 		return fmt.Errorf("conflicting options: --restart and --rm: %w", api.ErrInvalid)
 	}
-	if !cniNet {
-		if err := validNamespaceMode("network", cfg.NetworkMode, "none"); err != nil {
-			return err
-		}
-		if len(cfg.Ports) > 0 {
-			return fmt.Errorf("published ports need --network bridge: %w", api.ErrInvalid)
-		}
-	}
-	seenPorts := map[string]bool{}
-	for _, p := range cfg.Ports {
-		if p.HostPort < 1 || p.HostPort > 65535 || p.ContainerPort < 1 || p.ContainerPort > 65535 {
-			return fmt.Errorf("port %d:%d: ports are 1-65535: %w", p.HostPort, p.ContainerPort, api.ErrInvalid)
-		}
-		if p.Protocol != "" && p.Protocol != "tcp" && p.Protocol != "udp" {
-			return fmt.Errorf("port protocol %q: want tcp or udp: %w", p.Protocol, api.ErrInvalid)
-		}
-		key := fmt.Sprintf("%s:%d/%s", p.HostIP, p.HostPort, firstNonEmpty(p.Protocol, "tcp"))
-		if seenPorts[key] {
-			return fmt.Errorf("host port %s published twice: %w", key, api.ErrInvalid)
-		}
-		seenPorts[key] = true
+	if err := validateNetworkConfig(cfg, cniNet); err != nil {
+		return err
 	}
 	if err := validNamespaceMode("ipc", cfg.IpcMode, "private"); err != nil {
 		return err
@@ -203,10 +200,11 @@ func validNamespaceMode(flag, mode, own string) error {
 	switch {
 	case mode == "" || mode == own || mode == "host":
 		return nil
-	case strings.HasPrefix(mode, "container:") && len(mode) > len("container:"):
+	case strings.HasPrefix(mode, "container:") && len(mode) > len("container:"),
+		strings.HasPrefix(mode, "pod:") && len(mode) > len("pod:"):
 		return nil
 	}
-	return fmt.Errorf("%s %q: want %s, host or container:NAME: %w", flag, mode, own, api.ErrInvalid)
+	return fmt.Errorf("%s %q: want %s, host, container:NAME or pod:NAME: %w", flag, mode, own, api.ErrInvalid)
 }
 
 func validCpuset(s string) bool {

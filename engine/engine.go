@@ -86,6 +86,10 @@ type Engine struct {
 	mu         sync.Mutex
 	containers map[string]*container // by id
 
+	// podMu guards pods, by id.
+	podMu sync.Mutex
+	pods  map[string]*podRecord
+
 	// ctx is cancelled by Close; it bounds every background goroutine.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -141,12 +145,13 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	e := &Engine{opts: opts, key: AgentKey(opts.DataDir), log: opts.Logger.With("subsystem", "engine"), containers: map[string]*container{}}
 	e.runDir = filepath.Join(opts.RunDir, e.key)
 	e.userNets = map[string]*userNetwork{}
+	e.pods = map[string]*podRecord{}
 	e.heldCaps = profile.HeldCapabilities()
 	if err := os.MkdirAll(e.runDir, 0o700); err != nil {
 		return nil, fmt.Errorf("runtime dir %s: %w", e.runDir, err)
 	}
 	var err error
-	if e.db, err = store.Open(filepath.Join(opts.DataDir, "kedge.db"), bucketContainers, bucketNetworks); err != nil {
+	if e.db, err = store.Open(filepath.Join(opts.DataDir, "kedge.db"), bucketContainers, bucketNetworks, bucketPods); err != nil {
 		return nil, err
 	}
 	if e.images, err = image.Open(filepath.Join(opts.DataDir, "image"), opts.Images); err != nil {
@@ -163,6 +168,10 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if err := e.loadNetworks(); err != nil {
 		e.Close()
 		return nil, fmt.Errorf("load networks: %w", err)
+	}
+	if err := e.loadPods(ctx); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("load pods: %w", err)
 	}
 	if err := e.loadAndAdopt(ctx); err != nil {
 		e.Close()
@@ -186,6 +195,7 @@ func (e *Engine) Close() error {
 		c.closeShim()
 	}
 	e.mu.Unlock()
+	e.releaseIdleNetworks()
 	if e.images != nil {
 		e.images.Close()
 	}

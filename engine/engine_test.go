@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"kedge/api"
@@ -71,6 +73,11 @@ func newEngineFor(t testing.TB) *testEngine {
 				t.Errorf("cleanup: remove %s: %v", c.Name, err)
 			}
 		}
+		for _, p := range te.ListPods() {
+			if err := te.RemovePod(ctx, p.ID, true); err != nil {
+				t.Errorf("cleanup: remove pod %s: %v", p.Name, err)
+			}
+		}
 		te.Close()
 		te.assertNothingLeft()
 	})
@@ -110,6 +117,18 @@ func (te *testEngine) assertNothingLeft() {
 	entries, _ := os.ReadDir(filepath.Join(te.dataDir, "containers"))
 	if len(entries) > 0 {
 		t.Errorf("container dirs left: %d", len(entries))
+	}
+	// A clean shutdown with no container left keeps no bridge or rules.
+	if _, err := net.InterfaceByName("kb-" + key); err == nil {
+		t.Errorf("bridge kb-%s left after a clean shutdown", key)
+	}
+	if conn, err := nftables.New(); err == nil {
+		tables, _ := conn.ListTables()
+		for _, tb := range tables {
+			if tb.Name == "kedge-"+key {
+				t.Errorf("nftables table %s left after a clean shutdown", tb.Name)
+			}
+		}
 	}
 }
 

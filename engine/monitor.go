@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"kedge/api"
@@ -60,7 +61,7 @@ func (e *Engine) handleExit(c *container, exit *shim.Exit, exited chan struct{},
 		Status: api.StateExited, ExitCode: exit.Code, OOMKilled: exit.OOMKilled, Error: exit.Error,
 		StartedAt: startedAt, FinishedAt: exit.FinishedAt, Health: health,
 	}
-	onBridge := c.rec.Network != nil
+	onBridge := c.rec.Network != nil && !strings.HasPrefix(c.rec.Config.NetworkMode, "pod:") // a pod keeps its own
 	c.rec.Network = nil
 	if c.rec.State.FinishedAt.IsZero() {
 		c.rec.State.FinishedAt = time.Now().UTC()

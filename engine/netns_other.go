@@ -3,4 +3,5 @@
 package engine
 
 func newNetNS(path string) error    { return errNeedsLinux }
+func newIPCNS(path string) error    { return errNeedsLinux }
 func removeNetNS(path string) error { return nil }

@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"kedge/api"
 	"kedge/net/cni"
@@ -32,16 +34,21 @@ func defaultBridgeSubnet(key string) string {
 // network returns the bridge network, preparing its configuration once.
 func (e *Engine) network() (*cni.Network, error) {
 	e.bridge.once.Do(func() {
-		subnet := e.opts.BridgeSubnet
-		if subnet == "" {
-			subnet = defaultBridgeSubnet(e.key)
-		}
+		subnet := e.bridgeSubnet()
 		e.bridge.net, e.bridge.err = cni.New(cni.Config{
 			Name: "bridge", Bridge: "kb-" + e.key, Subnet: subnet,
 			DataDir: filepath.Join(e.opts.DataDir, "net"), Table: "kedge-" + e.key,
 		})
 	})
 	return e.bridge.net, e.bridge.err
+}
+
+// bridgeSubnet is the default bridge network's subnet.
+func (e *Engine) bridgeSubnet() string {
+	if e.opts.BridgeSubnet != "" {
+		return e.opts.BridgeSubnet
+	}
+	return defaultBridgeSubnet(e.key)
 }
 
 func (e *Engine) netnsPath(id string) string { return filepath.Join(e.runDir, "netns", id[:12]) }
@@ -58,8 +65,13 @@ func (e *Engine) attachBridge(ctx context.Context, rec *record) (string, *api.Ne
 	if err := newNetNS(path); err != nil {
 		return "", nil, err
 	}
-	ports := make([]cni.PortMapping, 0, len(rec.Config.Ports))
-	for _, p := range rec.Config.Ports {
+	published, err := resolveHostPorts(rec.Config.Ports)
+	if err != nil {
+		removeNetNS(path)
+		return "", nil, err
+	}
+	ports := make([]cni.PortMapping, 0, len(published))
+	for _, p := range published {
 		ports = append(ports, cni.PortMapping{HostIP: p.HostIP, HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: p.Protocol})
 	}
 	att, err := n.Attach(ctx, rec.ID, path, ports)
@@ -68,7 +80,7 @@ func (e *Engine) attachBridge(ctx context.Context, rec *record) (string, *api.Ne
 		return "", nil, fmt.Errorf("attach to the bridge network: %w", networkErr(err))
 	}
 	ones, _ := att.IP.Mask.Size()
-	ns := &api.NetworkSettings{IPAddress: att.IP.IP.String(), PrefixLen: ones, Gateway: att.Gateway.String(), MacAddress: att.MAC.String(), Ports: rec.Config.Ports}
+	ns := &api.NetworkSettings{IPAddress: att.IP.IP.String(), PrefixLen: ones, Gateway: att.Gateway.String(), MacAddress: att.MAC.String(), Ports: published}
 	if un != nil {
 		un.ensureDNS(e)
 		r := *rec
@@ -120,6 +132,34 @@ func (e *Engine) detachBridge(ctx context.Context, id, mode string) error {
 		derr = err
 	}
 	return derr
+}
+
+// releaseIdleNetworks removes the bridges and rules of networks that no
+// container uses any more, at a clean shutdown: a host without running
+// containers keeps nothing of kedge's networking. Networks in use stay, so
+// running containers keep their networking across an agent restart; a
+// network is made again on its next use.
+func (e *Engine) releaseIdleNetworks() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var nets []*cni.Network
+	if _, err := net.InterfaceByName("kb-" + e.key); err == nil {
+		if n, err := e.network(); err == nil {
+			nets = append(nets, n)
+		}
+	}
+	e.netMu.Lock()
+	for _, un := range e.userNets {
+		if _, err := net.InterfaceByName(un.rec.Bridge); err == nil {
+			nets = append(nets, un.net)
+		}
+	}
+	e.netMu.Unlock()
+	for _, n := range nets {
+		if err := n.Remove(ctx); err != nil && !errors.Is(err, cni.ErrNetworkInUse) {
+			e.log.Warn("release idle network", "network", n.Name(), "err", err)
+		}
+	}
 }
 
 // networkErr maps the plugin's errors to the API's.

@@ -132,11 +132,7 @@ func (e *Engine) takenPrefixesLocked() []netip.Prefix {
 			}
 		}
 	}
-	subnet := e.opts.BridgeSubnet
-	if subnet == "" {
-		subnet = defaultBridgeSubnet(e.key)
-	}
-	if p, err := netip.ParsePrefix(subnet); err == nil {
+	if p, err := netip.ParsePrefix(e.bridgeSubnet()); err == nil {
 		out = append(out, p)
 	}
 	for _, un := range e.userNets {
@@ -208,11 +204,7 @@ func (e *Engine) ListNetworks() []api.Network {
 func (e *Engine) InspectNetwork(name string) (*api.Network, error) {
 	switch name {
 	case "bridge":
-		subnet := e.opts.BridgeSubnet
-		if subnet == "" {
-			subnet = defaultBridgeSubnet(e.key)
-		}
-		return &api.Network{Name: name, Driver: "bridge", Subnet: subnet, Bridge: "kb-" + e.key, Containers: e.networkUsers(name)}, nil
+		return &api.Network{Name: name, Driver: "bridge", Subnet: e.bridgeSubnet(), Bridge: "kb-" + e.key, Containers: e.networkUsers(name)}, nil
 	case "host", "none":
 		return &api.Network{Name: name, Driver: name, Containers: e.networkUsers(name)}, nil
 	}

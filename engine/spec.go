@@ -299,7 +299,7 @@ func buildSpec(in *specInput) (*specs.Spec, error) {
 	}
 	switch {
 	case cfg.IpcMode == "host":
-	case strings.HasPrefix(cfg.IpcMode, "container:"):
+	case in.JoinIPCNS != "" || strings.HasPrefix(cfg.IpcMode, "container:"):
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.IPCNamespace, Path: in.JoinIPCNS})
 	default:
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.IPCNamespace})

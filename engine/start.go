@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,6 +74,9 @@ func (e *Engine) startLocked(ctx context.Context, c *container) error {
 		return fmt.Errorf("start %s: %w", rec.Name, err)
 	}
 	var netSettings *api.NetworkSettings
+	if pod, ok, _ := e.podOf(rec.Config.NetworkMode); ok && pod != nil {
+		netSettings = pod.Network // the pod's address, shown on its containers
+	}
 	if e.onCNINetwork(rec.Config.NetworkMode) {
 		nsPath, ns, err := e.attachBridge(ctx, &rec)
 		if err != nil {
@@ -192,8 +196,15 @@ func (e *Engine) prepareSpec(rec *record, img *image.Image, rootfs string) (*spe
 	if err != nil {
 		return nil, nil, err
 	}
+	cfg := rec.Config
+	if pod, ok, _ := e.podOf(cfg.NetworkMode); ok && pod != nil {
+		cfg.Hostname = firstNonEmpty(cfg.Hostname, pod.Config.Hostname, pod.Name)
+		if pod.Config.NetworkMode == "host" {
+			cfg.NetworkMode = "host"
+		}
+	}
 	spec, err := buildSpec(&specInput{
-		ID: rec.ID, Config: &rec.Config, Image: imgCfg, RootfsPath: rootfs,
+		ID: rec.ID, Config: &cfg, Image: imgCfg, RootfsPath: rootfs,
 		CgroupsPath: e.cgroupParent() + "/" + rec.ID,
 		UID:         uint32(execUser.Uid), GID: uint32(execUser.Gid), AdditionalGIDs: gids, Home: execUser.Home,
 		HostNofileHard: hostRlimitHard("RLIMIT_NOFILE"), HostRlimitHard: hostRlimitHard,
@@ -211,6 +222,18 @@ func (e *Engine) prepareSpec(rec *record, img *image.Image, rootfs string) (*spe
 // joinNamespace resolves a "container:NAME" mode to the namespace file (kind
 // "net" or "ipc") of that running container; other modes need none.
 func (e *Engine) joinNamespace(rec *record, mode, kind string) (string, error) {
+	if pod, ok, err := e.podOf(mode); ok {
+		if err != nil {
+			return "", fmt.Errorf("%s %s: %w", kind, mode, err)
+		}
+		if kind == "ipc" {
+			return e.podIPCPath(pod.ID), nil
+		}
+		if pod.Config.NetworkMode == "host" {
+			return "", nil // the host's network: see effectiveConfig
+		}
+		return e.netnsPath(pod.ID), nil
+	}
 	ref, ok := strings.CutPrefix(mode, "container:")
 	if !ok {
 		return "", nil
@@ -247,16 +270,26 @@ func resolveDevices(devs []api.Device) ([]specs.LinuxDevice, error) {
 // /etc/resolv.conf into its directory, to be bind-mounted.
 func (e *Engine) writeEtcFiles(rec *record) (map[string]string, error) {
 	dir := e.containerDir(rec.ID)
+	if pod, ok, _ := e.podOf(rec.Config.NetworkMode); ok && pod != nil {
+		// A pod's containers share its host name, addresses and resolver.
+		r := *rec
+		r.Config = *podNetConfig(&pod.Config)
+		r.Config.Hostname = firstNonEmpty(pod.Config.Hostname, pod.Name)
+		r.Network = pod.Network
+		rec = &r
+	}
 	hostname := firstNonEmpty(rec.Config.Hostname, rec.ID[:12])
 	files := map[string]string{
 		"/etc/hostname": filepath.Join(dir, "hostname"),
 		"/etc/hosts":    filepath.Join(dir, "hosts"),
 	}
-	self := "127.0.1.1"
+	self, gateway := "127.0.1.1", ""
 	if rec.Network != nil && rec.Network.IPAddress != "" {
-		self = rec.Network.IPAddress
+		self, gateway = rec.Network.IPAddress, rec.Network.Gateway
+	} else if p, err := netip.ParsePrefix(e.bridgeSubnet()); err == nil {
+		gateway = p.Addr().Next().String() // the default bridge's gateway, as Docker's host-gateway
 	}
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" + self + "\t" + hostname + "\n"
+	hosts := hostsFile(self, hostname, gateway, rec.Config.ExtraHosts)
 	if rec.Config.NetworkMode == "host" {
 		if b, err := os.ReadFile("/etc/hosts"); err == nil {
 			hosts = string(b)
@@ -275,12 +308,16 @@ func (e *Engine) writeEtcFiles(rec *record) (map[string]string, error) {
 	if rec.Config.NetworkMode == "host" {
 		conf, _ = os.ReadFile("/etc/resolv.conf")
 	} else if host, err := dns.ReadHostResolvConf(); err == nil {
-		var servers, search []string
+		servers, search := rec.Config.DNS, rec.Config.DNSSearch
 		if un, ok := e.userNetwork(rec.Config.NetworkMode); ok {
-			// The network's responder: names of the network, then the host's upstreams.
-			servers, search = []string{un.rec.Gateway}, []string{un.rec.Name}
+			// The network's responder first: the names of the network, then
+			// the host's upstreams. --dns servers come after it.
+			servers = append([]string{un.rec.Gateway}, servers...)
+			if len(search) == 0 {
+				search = []string{un.rec.Name}
+			}
 		}
-		conf = dns.ContainerResolvConf(host, servers, search, nil)
+		conf = dns.ContainerResolvConf(host, servers, search, rec.Config.DNSOptions)
 	}
 	if conf != nil {
 		p := filepath.Join(dir, "resolv.conf")

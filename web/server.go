@@ -94,6 +94,10 @@ func (s *Server) routes() {
 	m.HandleFunc("GET "+p+"/networks", s.listNetworks)
 	m.HandleFunc("GET "+p+"/networks/{name}", s.inspectNetwork)
 	m.HandleFunc("DELETE "+p+"/networks/{name}", s.removeNetwork)
+	m.HandleFunc("POST "+p+"/pods", s.createPod)
+	m.HandleFunc("GET "+p+"/pods", s.listPods)
+	m.HandleFunc("GET "+p+"/pods/{id}", s.inspectPod)
+	m.HandleFunc("DELETE "+p+"/pods/{id}", s.removePod)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -76,6 +76,30 @@ func hasNewNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
 	return false
 }
 
+// hasOwnNamespace reports whether the container does not share the host's
+// namespace of type t: a new one, or a joined one (a pod's, a network
+// namespace the engine made) that is not this process's own. Joined
+// namespaces are compared by device and inode, as runc does for sysctls.
+func hasOwnNamespace(spec *specs.Spec, t specs.LinuxNamespaceType, hostFile string) bool {
+	if hasNewNamespace(spec, t) {
+		return true
+	}
+	if spec.Linux == nil {
+		return false
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type != t || ns.Path == "" {
+			continue
+		}
+		var joined, host unix.Stat_t
+		if unix.Stat(ns.Path, &joined) != nil || unix.Stat(hostFile, &host) != nil {
+			return false
+		}
+		return joined.Dev != host.Dev || joined.Ino != host.Ino
+	}
+	return false
+}
+
 // nsFile is an open namespace file to setns into.
 type nsFile struct {
 	f    *os.File

@@ -72,6 +72,11 @@ func validateSpec(spec *specs.Spec) error {
 	return validateSysctl(spec)
 }
 
+// nsFileName names the /proc/PID/ns file of the namespaces sysctls need.
+var nsFileName = map[specs.LinuxNamespaceType]string{
+	specs.NetworkNamespace: "net", specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts",
+}
+
 // validateSysctl accepts only sysctls that are namespaced by a namespace the
 // container gets for itself: anything else would change the host.
 func validateSysctl(spec *specs.Spec) error {
@@ -94,7 +99,7 @@ func validateSysctl(spec *specs.Spec) error {
 		if ns == "" {
 			return fmt.Errorf("sysctl %q is not namespaced: setting it would change the host", key)
 		}
-		if !hasNewNamespace(spec, ns) {
+		if !hasOwnNamespace(spec, ns, "/proc/self/ns/"+nsFileName[ns]) {
 			return fmt.Errorf("sysctl %q needs the container's own %s namespace", key, ns)
 		}
 	}
