@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"time"
@@ -18,17 +19,64 @@ import (
 // Its bridge, nftables table, IPAM dir and (unless configured) subnet derive
 // from the agent key, so agents on one host keep apart.
 type bridgeNetwork struct {
+	subnetOnce sync.Once
+	subnet     string
+
 	once sync.Once
 	net  *cni.Network
 	err  error
 }
 
-// defaultBridgeSubnet picks a /16 in 10.64.0.0/10 from the agent key, so
-// that agents sharing a host's network namespace rarely collide (a collision
-// is reported clearly by the plugin's overlap check).
-func defaultBridgeSubnet(key string) string {
+// defaultBridgeSubnet picks a /16 in 10.64.0.0/10 for the bridge: the one
+// its bridge already has, or else the first, from a start derived from the
+// agent key, that overlaps none of taken (the host's addresses), so that
+// agents sharing a host's network namespace keep apart.
+func defaultBridgeSubnet(key string, own netip.Prefix, taken []netip.Prefix) string {
+	if own.IsValid() {
+		return own.Masked().String()
+	}
 	sum := sha256.Sum256([]byte(key))
-	return fmt.Sprintf("10.%d.0.0/16", 64+int(sum[0])%64)
+	for i := 0; i < 64; i++ {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(64 + (int(sum[0])+i)%64), 0, 0}), 16)
+		free := p.Addr().As4()[1] != 89 // 10.89.0.0/16 is where user networks are made
+		for _, t := range taken {
+			if t.Overlaps(p) {
+				free = false
+				break
+			}
+		}
+		if free {
+			return p.String()
+		}
+	}
+	return fmt.Sprintf("10.%d.0.0/16", 64+int(sum[0])%64) // all taken: the plugin reports the overlap
+}
+
+// hostPrefixes lists the IPv4 subnets of the host's interfaces, except
+// skip's (the agent's own bridge).
+func hostPrefixes(skip string) (own netip.Prefix, others []netip.Prefix) {
+	links, err := net.Interfaces()
+	if err != nil {
+		return own, nil
+	}
+	for _, l := range links {
+		addrs, err := l.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			p, err := netip.ParsePrefix(a.String())
+			if err != nil || !p.Addr().Is4() {
+				continue
+			}
+			if l.Name == skip {
+				own = p.Masked()
+			} else {
+				others = append(others, p.Masked())
+			}
+		}
+	}
+	return own, others
 }
 
 // network returns the bridge network, preparing its configuration once.
@@ -43,12 +91,16 @@ func (e *Engine) network() (*cni.Network, error) {
 	return e.bridge.net, e.bridge.err
 }
 
-// bridgeSubnet is the default bridge network's subnet.
+// bridgeSubnet is the default bridge network's subnet, chosen once.
 func (e *Engine) bridgeSubnet() string {
-	if e.opts.BridgeSubnet != "" {
-		return e.opts.BridgeSubnet
-	}
-	return defaultBridgeSubnet(e.key)
+	e.bridge.subnetOnce.Do(func() {
+		e.bridge.subnet = e.opts.BridgeSubnet
+		if e.bridge.subnet == "" {
+			own, taken := hostPrefixes("kb-" + e.key)
+			e.bridge.subnet = defaultBridgeSubnet(e.key, own, taken)
+		}
+	})
+	return e.bridge.subnet
 }
 
 func (e *Engine) netnsPath(id string) string { return filepath.Join(e.runDir, "netns", id[:12]) }

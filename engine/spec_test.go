@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
@@ -221,5 +222,27 @@ func TestCapabilitiesLimitedToTheAgents(t *testing.T) {
 	in.HeldCaps = held
 	if _, err := buildSpec(in); !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), "CAP_SYS_RESOURCE") {
 		t.Fatalf("asking for a capability the agent lacks: %v, want a clear ErrInvalid", err)
+	}
+}
+
+func TestDefaultBridgeSubnetAvoidsTakenOnes(t *testing.T) {
+	key := "0123456789"
+	first := defaultBridgeSubnet(key, netip.Prefix{}, nil)
+	p := netip.MustParsePrefix(first)
+	if !netip.MustParsePrefix("10.64.0.0/10").Contains(p.Addr()) || p.Bits() != 16 {
+		t.Fatalf("default subnet %s, want a /16 in 10.64.0.0/10", first)
+	}
+	if again := defaultBridgeSubnet(key, netip.Prefix{}, nil); again != first {
+		t.Fatalf("not stable: %s then %s", first, again)
+	}
+	// Another agent's bridge holds it: the next free one.
+	second := defaultBridgeSubnet(key, netip.Prefix{}, []netip.Prefix{netip.MustParsePrefix(first), netip.MustParsePrefix("10.89.3.0/24")})
+	if second == first || netip.MustParsePrefix(second).Overlaps(netip.MustParsePrefix("10.89.0.0/16")) {
+		t.Fatalf("with %s taken: %s", first, second)
+	}
+	// Its own bridge's subnet wins, whatever is taken.
+	own := netip.MustParsePrefix("10.100.0.1/16")
+	if got := defaultBridgeSubnet(key, own, []netip.Prefix{own.Masked()}); got != "10.100.0.0/16" {
+		t.Fatalf("with its own bridge on 10.100.0.0/16: %s", got)
 	}
 }
