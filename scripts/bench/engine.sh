@@ -32,7 +32,7 @@ if [ $with_docker = 1 ] && start_docker; then
 fi
 
 log "1. start latency (median of 20 runs)"
-hyperfine -N --warmup 3 --runs 20 --export-json "$BENCH/kedge.json" "$KEDGE -H $KSOCK run --rm busybox:bench true" >&2
+hyperfine -N --warmup 3 --runs 20 --export-json "$BENCH/kedge.json" "$KEDGE -H $KSOCK run --rm --network none busybox:bench true" >&2
 hyperfine -N --warmup 3 --runs 20 --export-json "$BENCH/runc.json" "runc --root $BENCH/runc run -b $BENCH/bundle bench" >&2
 k=$(median_ms "$BENCH/kedge.json"); r=$(median_ms "$BENCH/runc.json")
 if [ $docker_ok = 1 ]; then
@@ -65,7 +65,7 @@ kedge_ rm -f rss >/dev/null
 
 log "3. 50 containers with -d at once"
 t0=$(date +%s.%N)
-seq 50 | xargs -P 50 -I{} "$KEDGE" -H "$KSOCK" run -d --name many{} busybox:bench sleep 600 >/dev/null
+seq 50 | xargs -P 50 -I{} "$KEDGE" -H "$KSOCK" run -d --network none --name many{} busybox:bench sleep 600 >/dev/null
 while [ "$(kedge_ ps -q | wc -l)" -lt 50 ]; do sleep 0.05; done
 t1=$(date +%s.%N)
 k50=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')

@@ -66,6 +66,35 @@ start_docker() {
 	return 1
 }
 
+# start_docker_netns NETNS [DOCKERD-FLAG...] starts a private dockerd inside
+# the network namespace NETNS, with its default bridge and iptables (both
+# only in NETNS, so the host's and kedge's networking stay untouched). Like
+# `ip netns exec`, it runs in a mount namespace of its own (slave of the
+# host's: containerd's and the containers' mounts go away with it) with a
+# sysfs of NETNS; unlike it, it keeps the host's cgroup mounts, without
+# which dockerd does not start. docker_ and cleanup work as with start_docker.
+start_docker_netns() {
+	local ns=$1
+	shift
+	command -v dockerd >/dev/null && command -v iptables >/dev/null || return 1
+	mkdir -p "$BENCH/cgroup"
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	unshare --mount --propagation slave nsenter --net="/run/netns/$ns" sh -c '
+		cg=$1; shift
+		mount --rbind /sys/fs/cgroup "$cg" && mount -t sysfs sysfs /sys && mount --rbind "$cg" /sys/fs/cgroup && umount -l "$cg" || exit 1
+		exec dockerd "$@"' sh "$BENCH/cgroup" \
+		--iptables=true --ip6tables=false --data-root "$BENCH/docker" --exec-root "$BENCH/docker-exec" \
+		--pidfile "$BENCH/docker.pid" -H "unix://$DSOCK" "$@" >"$BENCH/dockerd.log" 2>&1 &
+	DOCKERD_PID=$!
+	for _ in $(seq 150); do /usr/bin/docker -H "unix://$DSOCK" info >/dev/null 2>&1 && return 0; sleep 0.2; done
+	echo "dockerd did not start in netns $ns; $BENCH/dockerd.log ends with:" >&2
+	tail -5 "$BENCH/dockerd.log" >&2
+	kill "$DOCKERD_PID" 2>/dev/null
+	wait "$DOCKERD_PID" 2>/dev/null
+	DOCKERD_PID=
+	return 1
+}
+
 docker_() { /usr/bin/docker -H "unix://$DSOCK" "$@"; }
 kedge_() { "$KEDGE" -H "$KSOCK" "$@"; }
 
