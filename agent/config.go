@@ -32,10 +32,35 @@ type Config struct {
 	Defaults ContainerDefaults `json:"defaults"`
 	// RunDir is the base of the runtime dir (default /run/kedge).
 	RunDir string `json:"run_dir"`
+	// Cluster configures this node as a cluster peer (used after init/join).
+	Cluster ClusterConfig `json:"cluster"`
 	// Version is this binary's version, served by the API.
 	Version api.Version `json:"-"`
 	// Logger receives the agent's logs; nil means slog.Default().
 	Logger *slog.Logger `json:"-"`
+}
+
+// ClusterConfig is how the node takes part in a cluster.
+type ClusterConfig struct {
+	// Advertise is the IP other nodes reach this one at (default: the
+	// address of the default route).
+	Advertise string `json:"advertise"`
+	// BindAddr is the IP the cluster ports listen on (default all).
+	BindAddr string `json:"bind_addr"`
+	// APIPort, RaftPort and GossipPort default to 7780, 7781 and 7782.
+	APIPort    int `json:"api_port"`
+	RaftPort   int `json:"raft_port"`
+	GossipPort int `json:"gossip_port"`
+	// Labels are the node's scheduling labels.
+	Labels map[string]string `json:"labels"`
+	// Capacity and Reserve override what the node offers ("cpu=2,memory=4G").
+	Capacity string `json:"capacity"`
+	Reserve  string `json:"reserve"`
+	// SlowLinks picks Raft and gossip timings for slow or lossy links.
+	SlowLinks bool `json:"slow_links"`
+	// StabilizationTime is how long a node must be healthy before it becomes
+	// a voter (default 10s).
+	StabilizationTime string `json:"stabilization_time"`
 }
 
 // RegistryConfig configures image pulls and pushes.

@@ -12,18 +12,24 @@ import (
 	"time"
 
 	"kedge/api"
+	"kedge/cluster"
 	"kedge/engine"
 	"kedge/engine/image"
 	"kedge/web"
 )
 
-// Agent is a running daemon: the engine and the API serving it.
+// Agent is a running daemon: the engine, its cluster membership and the
+// API serving them (the unix socket always, HTTPS while a cluster member).
 type Agent struct {
-	cfg    *Config
-	log    *slog.Logger
-	engine *engine.Engine
-	http   *http.Server
-	ln     net.Listener
+	cfg     *Config
+	log     *slog.Logger
+	engine  *engine.Engine
+	cluster *cluster.Manager
+	api     *web.Server
+	watch   *web.ClusterAPI
+	http    *http.Server
+	ln      net.Listener
+	node    nodeListener
 }
 
 // Start builds the engine from cfg, re-adopts running containers and starts
@@ -47,13 +53,26 @@ func Start(ctx context.Context, cfg *Config) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start engine: %w", err)
 	}
+	cm, err := newClusterManager(cfg)
+	if err != nil {
+		eng.Close()
+		return nil, err
+	}
 	ln, err := listenUnix(cfg.Socket)
 	if err != nil {
 		eng.Close()
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: log, engine: eng, ln: ln}
-	a.http = &http.Server{Handler: web.New(eng, cfg.Version, log), ReadHeaderTimeout: 10 * time.Second}
+	a := &Agent{cfg: cfg, log: log, engine: eng, cluster: cm, ln: ln}
+	a.api = web.New(eng, cfg.Version, log)
+	a.watch = a.api.EnableCluster(cm, a.startNodeListener, a.stopNodeListener)
+	if err := cm.Start(ctx); err != nil {
+		// The engine still serves; the cluster part reports the problem.
+		log.Error("cluster membership not resumed", "err", err)
+	}
+	a.startNodeListener()
+	a.http = &http.Server{Handler: a.api, ReadHeaderTimeout: 10 * time.Second}
+	a.http.RegisterOnShutdown(a.watch.Close)
 	go func() {
 		if err := a.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("api server stopped", "err", err)
@@ -70,12 +89,14 @@ func (a *Agent) Engine() *engine.Engine { return a.engine }
 func (a *Agent) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	a.watch.Close()
 	err := a.http.Shutdown(ctx)
 	if err != nil {
 		a.http.Close()
 	}
 	os.Remove(a.cfg.Socket)
-	return errors.Join(err, a.engine.Close())
+	a.stopNodeListener()
+	return errors.Join(err, a.cluster.Close(), a.engine.Close())
 }
 
 // Run starts the agent and serves until ctx ends, then stops cleanly

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -23,19 +25,46 @@ const APIPrefix = "/v1"
 
 // Client calls a kedge agent's HTTP API.
 type Client struct {
-	base string // scheme://host, no trailing slash
-	dial func(ctx context.Context) (net.Conn, error)
-	http *http.Client
+	base  string // scheme://host, no trailing slash
+	dial  func(ctx context.Context) (net.Conn, error)
+	http  *http.Client
+	token string
+}
+
+// ClientOptions configure a connection to a remote node's HTTPS API.
+type ClientOptions struct {
+	// TLS verifies the node (RootCAs: the cluster CA).
+	TLS *tls.Config
+	// Token is the bearer token sent with every request.
+	Token string
 }
 
 // NewClient connects to host: a unix socket path ("/run/kedge/kedge.sock" or
 // "unix:///path") or "tcp://HOST:PORT" / "http://HOST:PORT". Empty means DefaultSocket.
-func NewClient(host string) (*Client, error) {
+func NewClient(host string) (*Client, error) { return NewClientWith(host, ClientOptions{}) }
+
+// NewClientWith is NewClient that also reaches a cluster node's API at
+// "https://HOST[:PORT]" (default port 7780) with opts' CA and token.
+func NewClientWith(host string, opts ClientOptions) (*Client, error) {
 	if host == "" {
 		host = DefaultSocket
 	}
-	c := &Client{}
+	c := &Client{token: opts.Token}
 	switch {
+	case strings.HasPrefix(host, "https://"):
+		addr := strings.TrimSuffix(strings.TrimPrefix(host, "https://"), "/")
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			addr = net.JoinHostPort(addr, strconv.Itoa(DefaultAPIPort))
+		}
+		cfg := opts.TLS
+		if cfg == nil {
+			cfg = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		c.base = "https://" + addr
+		c.dial = func(ctx context.Context) (net.Conn, error) {
+			d := tls.Dialer{Config: cfg}
+			return d.DialContext(ctx, "tcp", addr)
+		}
 	case strings.HasPrefix(host, "unix://") || strings.HasPrefix(host, "/") || strings.HasPrefix(host, "."):
 		path := strings.TrimPrefix(host, "unix://")
 		c.base = "http://kedge"
@@ -51,15 +80,23 @@ func NewClient(host string) (*Client, error) {
 			return d.DialContext(ctx, "tcp", addr)
 		}
 	default:
-		return nil, fmt.Errorf("host %q: want a unix socket path, unix://PATH or tcp://HOST:PORT: %w", host, ErrInvalid)
+		return nil, fmt.Errorf("host %q: want a unix socket path, unix://PATH, tcp://HOST:PORT or https://NODE[:PORT]: %w", host, ErrInvalid)
 	}
 	c.http = &http.Client{Transport: &http.Transport{
 		DialContext:        func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) },
+		DialTLSContext:     func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) },
 		DisableCompression: true,
 		MaxIdleConns:       4,
 		IdleConnTimeout:    30 * time.Second,
 	}}
 	return c, nil
+}
+
+// authorize adds the bearer token, if any.
+func (c *Client) authorize(req *http.Request) {
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 }
 
 // Close releases idle connections.
@@ -114,6 +151,7 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the kedge agent (is `kedge agent` running?): %w", err)

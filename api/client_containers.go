@@ -177,6 +177,7 @@ func (c *Client) upgrade(ctx context.Context, path string, q url.Values, in any)
 		conn.Close()
 		return nil, err
 	}
+	c.authorize(req)
 	req.Header.Set("Connection", "Upgrade")
 	req.Header.Set("Upgrade", UpgradeProtocol)
 	req.Header.Set("Content-Type", "application/json")

@@ -34,6 +34,16 @@ func agentCommands() []*cli.Command {
 				&cli.StringFlag{Name: "data-dir", Value: agent.DefaultDataDir, Usage: "where the agent keeps its state"},
 				&cli.StringFlag{Name: "socket", Value: api.DefaultSocket, Usage: "unix socket of the API"},
 				&cli.StringFlag{Name: "node-name", Usage: "this node's name (default: the host name)"},
+				&cli.StringFlag{Name: "advertise", Usage: "the IP other cluster nodes reach this one at (default: the default route's address)"},
+				&cli.StringFlag{Name: "bind", Usage: "the IP the cluster ports listen on (default: all)"},
+				&cli.IntFlag{Name: "api-port", Usage: "HTTPS API port of a cluster member (default 7780)"},
+				&cli.IntFlag{Name: "raft-port", Usage: "Raft port (default 7781)"},
+				&cli.IntFlag{Name: "gossip-port", Usage: "gossip port, TCP and UDP (default 7782)"},
+				&cli.StringSliceFlag{Name: "label", Usage: "a node label: key=value"},
+				&cli.StringFlag{Name: "capacity", Usage: "what the node offers: cpu=N,memory=SIZE (default: the machine)"},
+				&cli.StringFlag{Name: "reserve", Usage: "kept back from workloads: cpu=N,memory=SIZE"},
+				&cli.BoolFlag{Name: "slow-links", Usage: "Raft and gossip timings for slow or lossy links (slower failover)"},
+				&cli.StringFlag{Name: "stabilization-time", Hidden: true, Usage: "how long a node is healthy before it becomes a voter (default 10s)"},
 			},
 			Action: agentAction,
 		},
@@ -88,6 +98,31 @@ func agentConfig(c *cli.Context) (*agent.Config, error) {
 	}
 	if c.IsSet("node-name") {
 		cfg.NodeName = c.String("node-name")
+	}
+	cc := &cfg.Cluster
+	for flag, dst := range map[string]*string{"advertise": &cc.Advertise, "bind": &cc.BindAddr, "capacity": &cc.Capacity,
+		"reserve": &cc.Reserve, "stabilization-time": &cc.StabilizationTime} {
+		if c.IsSet(flag) {
+			*dst = c.String(flag)
+		}
+	}
+	for flag, dst := range map[string]*int{"api-port": &cc.APIPort, "raft-port": &cc.RaftPort, "gossip-port": &cc.GossipPort} {
+		if c.IsSet(flag) {
+			*dst = c.Int(flag)
+		}
+	}
+	if c.IsSet("slow-links") {
+		cc.SlowLinks = c.Bool("slow-links")
+	}
+	for _, l := range c.StringSlice("label") {
+		k, v, err := parseKeyValue("label", l, false)
+		if err != nil {
+			return nil, err
+		}
+		if cc.Labels == nil {
+			cc.Labels = map[string]string{}
+		}
+		cc.Labels[k] = v
 	}
 	cfg.Logger = logger(c)
 	cfg.Version = ClientVersion()

@@ -130,7 +130,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{
 				Name: "host", Aliases: []string{"H"}, EnvVars: []string{"KEDGE_HOST"},
 				Value: api.DefaultSocket,
-				Usage: "agent to talk to: a unix socket path, unix://PATH or tcp://HOST:PORT",
+				Usage: "agent to talk to: a unix socket path, unix://PATH, tcp://HOST:PORT or https://NODE:7780 (with ~/.kedge/config.json)",
 			},
 			&cli.BoolFlag{Name: "debug", Aliases: []string{"D"}, Usage: "log debug details to stderr"},
 		},
@@ -142,7 +142,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	app.Action = groupAction
 	var cmds [][]*cli.Command
 	cmds = append(cmds, containerCommands(), runCommands(), streamCommands(), imageCommands(),
-		volumeCommands(), networkCommands(), podCommands(), systemCommands(), agentCommands())
+		volumeCommands(), networkCommands(), podCommands(), clusterCommands(), systemCommands(), agentCommands())
 	for _, group := range cmds {
 		app.Commands = append(app.Commands, group...)
 	}
@@ -184,15 +184,6 @@ func groupAction(c *cli.Context) error {
 		return cli.ShowAppHelp(c)
 	}
 	return cli.ShowSubcommandHelp(c)
-}
-
-// newClient returns an API client for the --host of c.
-func newClient(c *cli.Context) (*api.Client, error) {
-	cl, err := api.NewClient(c.String("host"))
-	if err != nil {
-		return nil, fmt.Errorf("connect: %w", err)
-	}
-	return cl, nil
 }
 
 // logger returns a logger on stderr, at debug level with --debug.

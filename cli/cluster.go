@@ -1,0 +1,469 @@
+package cli
+
+// Cluster commands: init, join, leave, nodes (get nodes), status, token,
+// node rm, snapshot, recover.
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"kedge/api"
+)
+
+func clusterCommands() []*cli.Command {
+	nodes := &cli.Command{
+		Name: "nodes", Usage: "List the cluster's nodes", Flags: []cli.Flag{outputFlag()}, Action: nodesAction,
+	}
+	return []*cli.Command{
+		{
+			Name: "init", Usage: "Found a cluster with this node as its first member",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "advertise", Usage: "the IP other nodes reach this one at (default: the default route's address)"},
+			},
+			Action: initAction,
+		},
+		{
+			Name: "join", Usage: "Join this node to a cluster", ArgsUsage: "NODE_ADDR",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "token", Usage: "join token printed by kedge init or kedge token create (required)"},
+				&cli.StringFlag{Name: "advertise", Usage: "the IP other nodes reach this one at"},
+				&cli.StringSliceFlag{Name: "label", Usage: "a node label: key=value"},
+			},
+			Action: joinAction,
+		},
+		{
+			Name: "leave", Usage: "Take this node out of its cluster (it stays a standalone engine)",
+			Flags:  []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "leave even if that loses the quorum"}},
+			Action: leaveAction,
+		},
+		nodes,
+		{
+			Name: "get", Usage: "List objects of a kind (nodes)", ArgsUsage: "KIND",
+			Flags: []cli.Flag{outputFlag()},
+			Action: func(c *cli.Context) error {
+				if err := requireExactArgs(c, 1, "a kind"); err != nil {
+					return err
+				}
+				switch c.Args().First() {
+				case "nodes", "node", "no":
+					return nodesAction(c)
+				}
+				return usagef(c, "unknown kind %q (known: nodes)", c.Args().First())
+			},
+		},
+		{
+			Name: "status", Usage: "Show the cluster's health: leader, quorum, Raft index", Flags: []cli.Flag{outputFlag()},
+			Action: statusAction,
+		},
+		{
+			Name: "token", Usage: "Manage join tokens", Action: groupAction,
+			Subcommands: []*cli.Command{
+				{
+					Name: "create", Usage: "Create a join token",
+					Flags: []cli.Flag{
+						&cli.StringFlag{Name: "ttl", Value: "24h", Usage: "how long it is valid (0: forever)"},
+						&cli.IntFlag{Name: "uses", Usage: "how many joins it allows (0: unlimited)"},
+						&cli.StringFlag{Name: "description", Usage: "what it is for"},
+					},
+					Action: tokenCreateAction,
+				},
+				{Name: "ls", Aliases: []string{"list"}, Usage: "List join tokens", Flags: []cli.Flag{outputFlag()}, Action: tokenListAction},
+				{
+					Name: "revoke", Usage: "Revoke join tokens", ArgsUsage: "TOKEN_ID [TOKEN_ID...]",
+					Action: func(c *cli.Context) error {
+						return eachArg(c, func(cl *api.Client, id string) error { return cl.RevokeToken(c.Context, id) })
+					},
+				},
+			},
+		},
+		{
+			Name: "node", Usage: "Manage nodes", Action: groupAction,
+			Subcommands: []*cli.Command{
+				nodes,
+				{
+					Name: "rm", Usage: "Remove dead nodes from the cluster and revoke their certificates", ArgsUsage: "NODE [NODE...]",
+					Action: func(c *cli.Context) error {
+						return eachArg(c, func(cl *api.Client, ref string) error { return cl.RemoveNode(c.Context, ref) })
+					},
+				},
+			},
+		},
+		{
+			Name: "snapshot", Usage: "Back up or restore the cluster state", Action: groupAction,
+			Subcommands: []*cli.Command{
+				{Name: "save", Usage: "Write a consistent snapshot of the cluster state", ArgsUsage: "FILE", Action: snapshotSaveAction},
+				{Name: "restore", Usage: "Replace the cluster state with a snapshot (on the leader)", ArgsUsage: "FILE", Action: snapshotRestoreAction},
+			},
+		},
+		{
+			Name: "recover", Usage: "Bring back a cluster that lost its quorum, from this surviving voter",
+			Flags: []cli.Flag{
+				&cli.BoolFlag{Name: "force-new-cluster", Usage: "required: this node becomes the only voter, with the state it has"},
+				&cli.StringFlag{Name: "advertise", Usage: "this node's address now, if it changed"},
+			},
+			Action: recoverAction,
+		},
+	}
+}
+
+func initAction(c *cli.Context) error {
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	out, err := cl.ClusterInit(c.Context, api.InitRequest{Advertise: c.String("advertise")})
+	if err != nil {
+		return fmt.Errorf("init: %w", err)
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "Cluster %s founded; this node is %s.\n\n", out.ClusterID, out.NodeID)
+	fmt.Fprintf(w, "Join other machines with:\n\n  %s\n\n", out.JoinCommand)
+	fmt.Fprintf(w, "Status page: %s/ (sign in with the admin token)\n", out.Endpoint)
+	cfg, err := loadCLIConfig()
+	if err == nil {
+		cfg.Endpoints, cfg.CACert, cfg.Token = []string{out.Endpoint}, out.CACert, out.AdminToken
+		err = saveCLIConfig(cfg)
+	}
+	if err != nil {
+		fmt.Fprintf(c.App.ErrWriter, "kedge: could not write the CLI config: %v\nadmin token: %s\n", err, out.AdminToken)
+		return nil
+	}
+	fmt.Fprintf(w, "Admin token and CA written to %s (use kedge -H %s from other machines).\n", cliConfigPath(), out.Endpoint)
+	return nil
+}
+
+func joinAction(c *cli.Context) error {
+	// `kedge join ADDR --token T`, as init prints it: flags after the
+	// address are parsed here (urfave stops at the first argument).
+	token, advertise, labels := c.String("token"), c.String("advertise"), c.StringSlice("label")
+	args := c.Args().Slice()
+	var addr string
+	for i := 0; i < len(args); i++ {
+		name, val, hasVal := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if !strings.HasPrefix(args[i], "-") {
+			if addr != "" {
+				return usagef(c, "%q requires exactly the address of a cluster node", c.Command.HelpName)
+			}
+			addr = args[i]
+			continue
+		}
+		if !hasVal {
+			if i+1 >= len(args) {
+				return usagef(c, "flag %s needs a value", args[i])
+			}
+			i++
+			val = args[i]
+		}
+		switch name {
+		case "token":
+			token = val
+		case "advertise":
+			advertise = val
+		case "label":
+			labels = append(labels, val)
+		default:
+			return usagef(c, "unknown flag %s", args[i])
+		}
+	}
+	if addr == "" {
+		return usagef(c, "%q requires the address of a cluster node", c.Command.HelpName)
+	}
+	if token == "" {
+		return usagef(c, "%q requires --token (printed by kedge init or kedge token create)", c.Command.HelpName)
+	}
+	req := api.JoinRequest{Addr: addr, Token: token, Advertise: advertise}
+	for _, l := range labels {
+		k, v, err := parseKeyValue("label", l, true)
+		if err != nil {
+			return err
+		}
+		if req.Labels == nil {
+			req.Labels = map[string]string{}
+		}
+		req.Labels[k] = v
+	}
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	out, err := cl.ClusterJoin(c.Context, req)
+	if err != nil {
+		return fmt.Errorf("join: %w", err)
+	}
+	fmt.Fprintf(c.App.Writer, "Joined cluster %s as node %s (%s).\n", out.ClusterID, out.NodeName, out.NodeID)
+	return nil
+}
+
+func leaveAction(c *cli.Context) error {
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := cl.ClusterLeave(c.Context, c.Bool("force")); err != nil {
+		return fmt.Errorf("leave: %w", err)
+	}
+	fmt.Fprintln(c.App.Writer, "Left the cluster; this node is a standalone engine now.")
+	return nil
+}
+
+func nodesAction(c *cli.Context) error {
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	nodes, err := cl.ClusterNodes(c.Context)
+	if err != nil {
+		return fmt.Errorf("nodes: %w", err)
+	}
+	if format == formatJSON {
+		return writeJSON(c.App.Writer, nodes)
+	}
+	now := time.Now()
+	tw := newTable(c.App.Writer)
+	fmt.Fprintln(tw, "NAME\tID\tADDRESS\tROLE\tSTATE\tAGE\tVERSION\tCAPACITY\tLABELS")
+	for _, n := range nodes {
+		role := "non-voter"
+		if n.Voter {
+			role = "voter"
+		}
+		if n.Leader {
+			role += " (leader)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, shortID(n.ID), n.Address, role, n.State,
+			humanDuration(now.Sub(n.JoinedAt)), n.Version, capacityString(n.Capacity), labelsString(n.Labels))
+	}
+	return tw.Flush()
+}
+
+func capacityString(r api.NodeResources) string {
+	if r.CPUMillis == 0 && r.MemoryBytes == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("cpu=%g,memory=%s", float64(r.CPUMillis)/1000, humanBytes(r.MemoryBytes))
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f%ci", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func labelsString(l map[string]string) string {
+	if len(l) == 0 {
+		return "-"
+	}
+	var parts []string
+	for k, v := range l {
+		parts = append(parts, k+"="+v)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+func statusAction(c *cli.Context) error {
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	st, err := cl.ClusterStatus(c.Context)
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	if format == formatJSON {
+		return writeJSON(c.App.Writer, st)
+	}
+	w := c.App.Writer
+	if !st.Member {
+		fmt.Fprintln(w, "Standalone engine: not in a cluster (kedge init or kedge join).")
+		return nil
+	}
+	health := "healthy"
+	if !st.Healthy {
+		health = "UNHEALTHY"
+	}
+	fmt.Fprintf(w, "Cluster:         %s (%s)\n", st.ClusterID, health)
+	fmt.Fprintf(w, "This node:       %s (%s), %s\n", st.NodeName, shortID(st.NodeID), st.RaftState)
+	leader := "none"
+	if st.LeaderID != "" {
+		leader = st.LeaderName + " (" + shortID(st.LeaderID) + ")"
+	}
+	fmt.Fprintf(w, "Leader:          %s\n", leader)
+	fmt.Fprintf(w, "Voters:          %d of %d members; fault tolerance %d\n", st.Voters, st.Members, st.FaultTolerance)
+	fmt.Fprintf(w, "Raft:            term %d, commit index %d, applied index %d\n", st.Term, st.CommitIndex, st.AppliedIndex)
+	for _, warn := range st.Warnings {
+		fmt.Fprintf(w, "WARNING:         %s\n", warn)
+	}
+	return nil
+}
+
+func tokenCreateAction(c *cli.Context) error {
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	t, err := cl.CreateToken(c.Context, api.TokenCreateRequest{TTL: c.String("ttl"), Uses: c.Int("uses"), Description: c.String("description")})
+	if err != nil {
+		return fmt.Errorf("token create: %w", err)
+	}
+	fmt.Fprintln(c.App.Writer, t.Token)
+	return nil
+}
+
+func tokenListAction(c *cli.Context) error {
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	list, err := cl.Tokens(c.Context)
+	if err != nil {
+		return fmt.Errorf("token ls: %w", err)
+	}
+	if format == formatJSON {
+		return writeJSON(c.App.Writer, list)
+	}
+	now := time.Now()
+	tw := newTable(c.App.Writer)
+	fmt.Fprintln(tw, "ID\tCREATED\tEXPIRES\tUSES LEFT\tSTATE\tDESCRIPTION")
+	for _, t := range list {
+		expires, uses, st := "never", "unlimited", "valid"
+		if !t.Expires.IsZero() {
+			expires = t.Expires.Local().Format(time.DateTime)
+			if now.After(t.Expires) {
+				st = "expired"
+			}
+		}
+		if t.UsesLeft >= 0 {
+			uses = fmt.Sprint(t.UsesLeft)
+			if t.UsesLeft == 0 {
+				st = "used up"
+			}
+		}
+		if t.Revoked {
+			st = "revoked"
+		}
+		fmt.Fprintf(tw, "%s\t%s ago\t%s\t%s\t%s\t%s\n", t.ID, humanDuration(now.Sub(t.Created)), expires, uses, st, t.Description)
+	}
+	return tw.Flush()
+}
+
+func snapshotSaveAction(c *cli.Context) error {
+	if err := requireExactArgs(c, 1, "a file"); err != nil {
+		return err
+	}
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	path := c.Args().First()
+	f, err := os.OpenFile(path+".tmp", os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := cl.SaveSnapshot(c.Context, f); err != nil {
+		f.Close()
+		os.Remove(path + ".tmp")
+		return fmt.Errorf("snapshot save: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "Snapshot written to %s\n", path)
+	return nil
+}
+
+func snapshotRestoreAction(c *cli.Context) error {
+	if err := requireExactArgs(c, 1, "a file"); err != nil {
+		return err
+	}
+	f, err := os.Open(c.Args().First())
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := cl.RestoreSnapshot(c.Context, f); err != nil {
+		return fmt.Errorf("snapshot restore: %w", err)
+	}
+	fmt.Fprintln(c.App.Writer, "Cluster state restored.")
+	return nil
+}
+
+func recoverAction(c *cli.Context) error {
+	if !c.Bool("force-new-cluster") {
+		return usagef(c, "recover rewrites the cluster's membership: confirm with --force-new-cluster")
+	}
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := cl.ClusterRecover(c.Context, c.String("advertise")); err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	fmt.Fprintln(c.App.Writer, "Recovered: this node is now the cluster's only voter. Wipe and re-join the other old members.")
+	return nil
+}
+
+// eachArg runs fn for each argument, printing the ones that worked.
+func eachArg(c *cli.Context, fn func(cl *api.Client, arg string) error) error {
+	if err := requireArgs(c, 1, "at least 1 argument"); err != nil {
+		return err
+	}
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	failed := 0
+	for _, a := range c.Args().Slice() {
+		if err := fn(cl, a); err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "kedge: %s: %v\n", a, err)
+			failed++
+			continue
+		}
+		fmt.Fprintln(c.App.Writer, a)
+	}
+	if failed > 0 {
+		return exitCode(ExitEngine)
+	}
+	return nil
+}

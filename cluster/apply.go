@@ -1,0 +1,212 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"kedge/api"
+	"kedge/cluster/consensus"
+	"kedge/cluster/state"
+)
+
+// Internal node-to-node endpoints, served on the API port to callers that
+// present a node certificate.
+const (
+	pathApply  = "/v1/cluster/internal/apply"
+	pathCAKey  = "/v1/cluster/internal/ca-key"
+	pathJoin   = "/v1/cluster/join"
+	maxCommand = 1 << 20
+)
+
+// applyAnswer is the leader's answer to a forwarded command.
+type applyAnswer struct {
+	Index uint64 `json:"index"`
+	Error string `json:"error,omitempty"`
+	// Kind maps the error back to an API sentinel: not_found, conflict,
+	// invalid, unauthorized.
+	Kind string `json:"kind,omitempty"`
+}
+
+// apply replicates cmd through the leader: locally when this node leads,
+// else forwarded to the leader's API over mutual TLS. Refusals of the state
+// machine come back as API errors (not found, conflict, invalid).
+func (m *Manager) apply(ctx context.Context, cmd []byte) (*state.Result, error) {
+	_, rn, _, err := m.member()
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _, err := rn.Apply(ctx, cmd)
+		if err == nil {
+			res, _ := out.(*state.Result)
+			if res == nil {
+				return &state.Result{}, nil
+			}
+			return res, stateErr(res.Err)
+		}
+		var nl *consensus.NotLeaderError
+		if !errors.As(err, &nl) {
+			return nil, stateErr(err)
+		}
+		if nl.LeaderID != "" {
+			idx, ferr := m.forwardApply(ctx, nl.LeaderID, cmd)
+			if ferr == nil || !errors.Is(ferr, errLeaderUnreachable) {
+				return &state.Result{Index: idx}, ferr
+			}
+		}
+		// No leader known (an election), or it just changed: try again.
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("no cluster leader reachable (is a quorum of voters up? see kedge status): %w", api.ErrConflict)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+var errLeaderUnreachable = errors.New("leader unreachable")
+
+// forwardApply sends cmd to the leader's internal apply endpoint.
+func (m *Manager) forwardApply(ctx context.Context, leaderID string, cmd []byte) (uint64, error) {
+	addr := m.apiAddrOf(leaderID)
+	if addr == "" {
+		return 0, fmt.Errorf("leader %s: no API address known: %w", leaderID, errLeaderUnreachable)
+	}
+	m.mu.Lock()
+	client := m.client
+	m.mu.Unlock()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+pathApply, bytes.NewReader(cmd))
+	if err != nil {
+		return 0, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("forward to the leader at %s: %v: %w", addr, err, errLeaderUnreachable)
+	}
+	defer resp.Body.Close()
+	var ans applyAnswer
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&ans); err != nil {
+		return 0, fmt.Errorf("forward to the leader at %s: %s: %w", addr, resp.Status, errLeaderUnreachable)
+	}
+	if resp.StatusCode == http.StatusMisdirectedRequest {
+		return 0, fmt.Errorf("%s is no longer the leader: %w", addr, errLeaderUnreachable)
+	}
+	if ans.Error != "" {
+		return ans.Index, kindErr(ans.Kind, ans.Error)
+	}
+	return ans.Index, nil
+}
+
+// apiAddrOf finds a node's API address: from gossip, else the state.
+func (m *Manager) apiAddrOf(id string) string {
+	m.mu.Lock()
+	g, fsm := m.gossip, m.fsm
+	m.mu.Unlock()
+	if g != nil {
+		if mem, ok := g.Member(id); ok && mem.Meta.APIAddr != "" {
+			return mem.Meta.APIAddr
+		}
+	}
+	if fsm != nil {
+		if n, ok := fsm.State().Node(id); ok {
+			return n.Addr.API
+		}
+	}
+	return ""
+}
+
+// HandleApply serves the leader's end of forwarded writes. The caller must
+// be a node (checked by the API's auth; see web.Principal).
+func (m *Manager) HandleApply(w http.ResponseWriter, r *http.Request) {
+	cmd, err := io.ReadAll(io.LimitReader(r.Body, maxCommand+1))
+	if err != nil || len(cmd) > maxCommand {
+		writeJSON(w, http.StatusBadRequest, applyAnswer{Error: "command too large or unreadable", Kind: "invalid"})
+		return
+	}
+	_, rn, _, err := m.member()
+	if err != nil {
+		writeJSON(w, http.StatusConflict, applyAnswer{Error: err.Error(), Kind: "conflict"})
+		return
+	}
+	out, idx, err := rn.Apply(r.Context(), cmd)
+	if errors.Is(err, consensus.ErrNotLeader) {
+		writeJSON(w, http.StatusMisdirectedRequest, applyAnswer{Error: err.Error()})
+		return
+	}
+	if err == nil {
+		if res, ok := out.(*state.Result); ok && res.Err != nil {
+			err = res.Err
+		}
+	}
+	ans := applyAnswer{Index: idx}
+	if err != nil {
+		err = stateErr(err)
+		ans.Error, ans.Kind = err.Error(), errKind(err)
+	}
+	writeJSON(w, http.StatusOK, ans)
+}
+
+// stateErr maps the state machine's refusals to the API's sentinels.
+func stateErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, state.ErrNotFound):
+		return fmt.Errorf("%w: %w", err, api.ErrNotFound)
+	case errors.Is(err, state.ErrExists):
+		return fmt.Errorf("%w: %w", err, api.ErrConflict)
+	case errors.Is(err, state.ErrTokenMismatch), errors.Is(err, state.ErrTokenRevoked),
+		errors.Is(err, state.ErrTokenExpired), errors.Is(err, state.ErrTokenUsedUp):
+		return fmt.Errorf("%w: %w", err, api.ErrUnauthorized)
+	case errors.Is(err, state.ErrInvalid), errors.Is(err, state.ErrMalformed), errors.Is(err, state.ErrSecret),
+		errors.Is(err, state.ErrTooNew), errors.Is(err, state.ErrUnknownCommand):
+		return fmt.Errorf("%w: %w", err, api.ErrInvalid)
+	}
+	return err
+}
+
+func errKind(err error) string {
+	switch {
+	case errors.Is(err, api.ErrNotFound):
+		return "not_found"
+	case errors.Is(err, api.ErrConflict):
+		return "conflict"
+	case errors.Is(err, api.ErrInvalid):
+		return "invalid"
+	case errors.Is(err, api.ErrUnauthorized):
+		return "unauthorized"
+	}
+	return ""
+}
+
+func kindErr(kind, msg string) error {
+	var base error
+	switch kind {
+	case "not_found":
+		base = api.ErrNotFound
+	case "conflict":
+		base = api.ErrConflict
+	case "invalid":
+		base = api.ErrInvalid
+	case "unauthorized":
+		base = api.ErrUnauthorized
+	default:
+		return errors.New(msg)
+	}
+	return fmt.Errorf("%s: %w", msg, base)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

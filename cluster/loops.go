@@ -1,0 +1,319 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"time"
+
+	"kedge/cluster/gossip"
+	"kedge/cluster/state"
+	"kedge/security/pki"
+)
+
+// reconcileInterval bounds how late the leader records a membership change
+// that no gossip event announced (it also wakes on every event).
+const reconcileInterval = 250 * time.Millisecond
+
+// leaderLoop, on the leader, turns gossip's view into node records and the
+// Raft configuration's roles into voter flags.
+func (m *Manager) leaderLoop(ctx context.Context) {
+	t := time.NewTicker(reconcileInterval)
+	defer t.Stop()
+	for {
+		m.chMu.Lock()
+		changed := m.changed
+		m.chMu.Unlock()
+		if rn := m.raftNode(); rn != nil && rn.IsLeader() {
+			if err := m.reconcileNodes(ctx); err != nil && ctx.Err() == nil {
+				m.log.Debug("reconcile nodes", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-t.C:
+		}
+	}
+}
+
+// nodeStateOf maps gossip liveness to the recorded node state.
+func nodeStateOf(s gossip.State) state.NodeState {
+	switch s {
+	case gossip.StateDead:
+		return state.NodeDown
+	case gossip.StateLeft:
+		return state.NodeLeft
+	case gossip.StateSuspect:
+		return state.NodeSuspect
+	}
+	return state.NodeReady
+}
+
+func (m *Manager) reconcileNodes(ctx context.Context) error {
+	m.mu.Lock()
+	g, fsm, rn := m.gossip, m.fsm, m.raft
+	m.mu.Unlock()
+	view := fsm.State()
+	now := time.Now().UTC()
+	for _, mem := range g.Members() {
+		n, ok := view.Node(mem.ID)
+		if !ok {
+			continue // recorded by its join
+		}
+		want := nodeStateOf(mem.State)
+		if n.State == state.NodeLeft && want != state.NodeReady {
+			continue // it left on purpose; gossip's later view adds nothing
+		}
+		if n.State != want {
+			cmd, err := state.SetNodeState(n.ID, want, now)
+			if err == nil {
+				_, err = m.apply(ctx, cmd)
+			}
+			if err != nil {
+				return fmt.Errorf("record node %s %s: %w", n.Name, want, err)
+			}
+		}
+		// A node that came back with another address, labels or version.
+		if want == state.NodeReady && mem.Meta.APIAddr != "" && (mem.Meta.APIAddr != n.Addr.API || mem.Meta.Version != n.Version) {
+			n.Addr.API, n.Addr.Raft, n.Addr.Gossip = mem.Meta.APIAddr, mem.Meta.RaftAddr, mem.Addr.String()
+			n.Version = mem.Meta.Version
+			if cmd, err := state.UpsertNode(n, now); err == nil {
+				if _, err := m.apply(ctx, cmd); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	servers, err := rn.Servers()
+	if err != nil {
+		return err
+	}
+	voter := map[string]bool{}
+	for _, s := range servers {
+		voter[s.ID] = s.Voter
+	}
+	for _, n := range view.Nodes() {
+		if n.Voter != voter[n.ID] {
+			if cmd, err := state.SetNodeVoter(n.ID, voter[n.ID]); err == nil {
+				if _, err := m.apply(ctx, cmd); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// memberLoop keeps the peers to rejoin through up to date, and rejoins
+// gossip while this node sees no other member (after a restart, or when
+// every peer it knew was down).
+func (m *Manager) memberLoop(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		m.chMu.Lock()
+		changed := m.changed
+		m.chMu.Unlock()
+		m.savePeers()
+		m.rejoinGossip(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-t.C:
+		}
+	}
+}
+
+// rejoinGossip joins gossip through the known peers and the addresses in the
+// state when this node is alone.
+func (m *Manager) rejoinGossip(ctx context.Context) {
+	m.mu.Lock()
+	g, ms, fsm := m.gossip, m.ms, m.fsm
+	m.mu.Unlock()
+	if g == nil || g.NumMembers() > 1 {
+		return
+	}
+	self := g.LocalAddr().String()
+	seen := map[string]bool{self: true}
+	var peers []string
+	add := func(a string) {
+		if a != "" && !seen[a] {
+			seen[a] = true
+			peers = append(peers, a)
+		}
+	}
+	for _, p := range ms.Peers {
+		add(p)
+	}
+	for _, n := range fsm.State().Nodes() {
+		if n.ID != ms.NodeID && n.State != state.NodeLeft {
+			add(n.Addr.Gossip)
+		}
+	}
+	if len(peers) == 0 {
+		return
+	}
+	jctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if n, err := g.Join(jctx, peers); err == nil {
+		m.log.Info("gossip rejoined", "reached", n)
+	}
+}
+
+// savePeers records the live members' gossip addresses for the next start.
+func (m *Manager) savePeers() {
+	peers := m.gossipPeers()
+	m.mu.Lock()
+	ms := m.ms
+	m.mu.Unlock()
+	if ms == nil || len(peers) == 0 {
+		return
+	}
+	slices.Sort(peers)
+	if slices.Equal(peers, ms.Peers) {
+		return
+	}
+	c := *ms
+	c.Peers = peers
+	if err := m.saveMembership(&c); err != nil {
+		m.log.Warn("save peers", "err", err)
+		return
+	}
+	m.mu.Lock()
+	m.ms = &c
+	m.mu.Unlock()
+}
+
+// onVotersChange runs on every node when the voter set changes. A node that
+// is no longer a voter wipes the CA key; the leader hands it to the voters.
+func (m *Manager) onVotersChange(ctx context.Context, voters []string) {
+	m.mu.Lock()
+	ms, rn, ca := m.ms, m.raft, m.ca
+	m.mu.Unlock()
+	if ms == nil || rn == nil {
+		return
+	}
+	self := slices.Contains(voters, ms.NodeID)
+	if !self && ca != nil && len(voters) > 0 {
+		m.mu.Lock()
+		m.ca = nil
+		m.mu.Unlock()
+		if err := wipeFile(m.path(caKeyFile)); err != nil {
+			m.log.Warn("wipe the CA key", "err", err)
+		}
+		m.log.Info("no longer a voter: CA key wiped")
+		return
+	}
+	if !rn.IsLeader() || ca == nil {
+		return
+	}
+	keyPEM, err := ca.KeyPEM()
+	if err != nil {
+		return
+	}
+	for _, id := range voters {
+		if id == ms.NodeID {
+			continue
+		}
+		id := id
+		m.goLoop(ctx, func(ctx context.Context) {
+			for attempt := 0; attempt < 5 && ctx.Err() == nil; attempt++ {
+				if err := m.sendCAKey(ctx, id, keyPEM); err == nil {
+					return
+				} else {
+					m.log.Debug("hand the CA key to a voter", "node", id, "err", err)
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		})
+	}
+}
+
+func (m *Manager) sendCAKey(ctx context.Context, nodeID string, keyPEM []byte) error {
+	addr := m.apiAddrOf(nodeID)
+	if addr == "" {
+		return fmt.Errorf("no address for node %s", nodeID)
+	}
+	m.mu.Lock()
+	client := m.client
+	m.mu.Unlock()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+pathCAKey, bytes.NewReader(keyPEM))
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("%s: %s", addr, resp.Status)
+	}
+	return nil
+}
+
+// HandleCAKey receives the CA key from the leader when this node is a
+// voter. callerID is the node id of the caller's certificate.
+func (m *Manager) HandleCAKey(w http.ResponseWriter, r *http.Request, callerID string) {
+	_, rn, _, err := m.member()
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	if leader, _ := rn.Leader(); leader == "" || leader != callerID {
+		http.Error(w, "only the leader hands out the CA key", http.StatusForbidden)
+		return
+	}
+	keyPEM, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err != nil {
+		http.Error(w, "read key", http.StatusBadRequest)
+		return
+	}
+	caPEM, err := readSmall(m.path(caCertFile))
+	if err != nil {
+		http.Error(w, "read CA", http.StatusInternalServerError)
+		return
+	}
+	ca, err := pki.ParseCA(caPEM, keyPEM)
+	if err != nil {
+		http.Error(w, "the key does not match the cluster CA", http.StatusBadRequest)
+		return
+	}
+	if err := writeFileAtomic(m.path(caKeyFile), keyPEM, 0o600); err != nil {
+		http.Error(w, "store key", http.StatusInternalServerError)
+		return
+	}
+	m.mu.Lock()
+	m.ca = ca
+	m.mu.Unlock()
+	m.log.Info("received the CA key: this node is a voter")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// wipeFile overwrites a file with zeros in place before removing it.
+func wipeFile(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi, err := f.Stat(); err == nil {
+		_, _ = f.Write(make([]byte, fi.Size()))
+		_ = f.Sync()
+	}
+	f.Close()
+	return removeIfExists(path)
+}
