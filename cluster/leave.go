@@ -66,6 +66,13 @@ func (m *Manager) Leave(ctx context.Context, force bool) error {
 		if err := m.removeServer(ctx, ms.NodeID); err != nil && !force {
 			return fmt.Errorf("leave the raft configuration: %w", err)
 		}
+		// Its record goes (the event log keeps the leave) and its
+		// certificate is revoked: coming back takes a new join.
+		if cmd, err := state.DeleteNode(ms.NodeID, time.Now().UTC()); err == nil {
+			if _, err := m.apply(ctx, cmd); err != nil {
+				m.log.Warn("remove this node's record", "err", err)
+			}
+		}
 	}
 	m.mu.Lock()
 	g := m.gossip

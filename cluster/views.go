@@ -208,13 +208,10 @@ func (m *Manager) Tokens(ctx context.Context) ([]api.JoinToken, error) {
 
 // RevokeToken stops a join token from admitting machines.
 func (m *Manager) RevokeToken(ctx context.Context, id string) error {
-	_, _, fsm, err := m.member()
-	if err != nil {
+	if _, _, _, err := m.member(); err != nil {
 		return err
 	}
-	if _, ok := fsm.State().Token(id); !ok {
-		return fmt.Errorf("no such token: %s: %w", id, api.ErrNotFound)
-	}
+	// No local check first: this node's copy may lag the leader's.
 	cmd, err := state.RevokeJoinToken(id, time.Now().UTC())
 	if err != nil {
 		return fmt.Errorf("revoke: %v: %w", err, api.ErrInvalid)
