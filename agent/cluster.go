@@ -105,6 +105,20 @@ func (a *Agent) startNodeListener() {
 	a.log.Info("cluster API serving", "addr", addr)
 }
 
+// clusterAPIAddr is this node's advertised API address.
+func (a *Agent) clusterAPIAddr() string {
+	nodes, err := a.cluster.Nodes(context.Background())
+	st, _ := a.cluster.Status(context.Background())
+	if err == nil {
+		for _, n := range nodes {
+			if n.ID == st.NodeID {
+				return n.APIAddr
+			}
+		}
+	}
+	return "127.0.0.1:" + strconv.Itoa(api.DefaultAPIPort)
+}
+
 // stopNodeListener stops the HTTPS API (after a leave, or at shutdown).
 func (a *Agent) stopNodeListener() {
 	nl := &a.node

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -72,8 +73,9 @@ func Demo(ctx context.Context, cfg *Config, opts DemoOptions, out io.Writer) err
 	const name = "kedge-demo"
 	_ = eng.Remove(ctx, name, true, true) // a leftover of an interrupted demo
 	cc := &api.ContainerConfig{
-		Name: name, Image: DemoImage, NetworkMode: "host",
-		Cmd:    []string{"--port", strconv.Itoa(opts.Port)},
+		Name: name, Image: DemoImage, NetworkMode: "bridge",
+		Ports:  []api.PortBinding{{HostPort: opts.Port, ContainerPort: 8080}},
+		Cmd:    []string{"--port", "8080"},
 		Labels: map[string]string{"kedge.io/demo": "true"},
 	}
 	created, err := eng.Create(ctx, cc)
@@ -93,8 +95,25 @@ func Demo(ctx context.Context, cfg *Config, opts DemoOptions, out io.Writer) err
 	if err := waitHTTP(ctx, url, 10*time.Second); err != nil {
 		return fmt.Errorf("demo page did not come up: %w", err)
 	}
-	fmt.Fprintf(out, "demo container %s running\n", created.ID[:12])
-	fmt.Fprintf(out, "Status page: %s\n", url)
+	fmt.Fprintf(out, "demo container %s running on the bridge network\n", created.ID[:12])
+	fmt.Fprintf(out, "Demo page: %s\n", url)
+	// A one-node cluster around it, with the cluster's status page.
+	// The demo keeps its admin token in its data dir, to show it every time.
+	tokenFile := filepath.Join(cfg.DataDir, "demo-admin-token")
+	if st, err := a.cluster.Status(ctx); err == nil && st.Member {
+		fmt.Fprintf(out, "Cluster status page: https://%s/ (cluster %s, self-signed CA)\n", a.clusterAPIAddr(), st.ClusterID)
+		if tok, err := os.ReadFile(tokenFile); err == nil {
+			fmt.Fprintf(out, "Admin token: %s\n", bytes.TrimSpace(tok))
+		}
+	} else if init, err := a.cluster.Init(ctx, api.InitRequest{}); err != nil {
+		fmt.Fprintf(out, "no cluster for the demo: %v\n", err)
+	} else {
+		a.startNodeListener()
+		_ = os.WriteFile(tokenFile, []byte(init.AdminToken+"\n"), 0o600)
+		fmt.Fprintf(out, "one-node cluster %s founded\n", init.ClusterID)
+		fmt.Fprintf(out, "Cluster status page: %s/ (self-signed cluster CA; sign in with the admin token)\n", init.Endpoint)
+		fmt.Fprintf(out, "Admin token: %s\n", init.AdminToken)
+	}
 	fmt.Fprintf(out, "Try: kedge -H %s ps    (Ctrl-C stops the demo)\n", cfg.Socket)
 	<-ctx.Done()
 	return nil
