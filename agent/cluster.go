@@ -82,6 +82,7 @@ func (a *Agent) startNodeListener() {
 	auth := web.NewAuth(a.cluster.CheckToken, nodeFromCert, a.log)
 	h, err := a.api.NodeHandler(auth, web.NodeEndpoints{
 		Join: a.cluster.HandleJoin, Apply: a.cluster.HandleApply, RemoveServer: a.cluster.HandleRemoveServer, CAKey: a.cluster.HandleCAKey,
+		Metrics: a.metrics.handler(),
 	})
 	if err != nil {
 		a.log.Error("cluster API not served", "err", err)
@@ -92,7 +93,7 @@ func (a *Agent) startNodeListener() {
 		a.log.Error("cluster API not served: the port is taken?", "addr", addr, "err", err)
 		return
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg,
+	srv := &http.Server{Handler: a.metrics.instrument("https", h), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg,
 		ErrorLog: nil}
 	done := make(chan struct{})
 	go func() {

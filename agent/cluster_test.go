@@ -289,6 +289,23 @@ func TestJoinRefusalsAuthAndLeave(t *testing.T) {
 	if code := get(init.AdminToken); code != http.StatusOK {
 		t.Fatalf("admin token: %d, want 200", code)
 	}
+	// Prometheus metrics, with a token only.
+	mreq, _ := http.NewRequest(http.MethodGet, "https://"+n2.ip+":7780/metrics", nil)
+	if resp, err := (&http.Client{Transport: tr}).Do(mreq); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/metrics without a token: %v %v, want 401", resp, err)
+	}
+	mreq.Header.Set("Authorization", "Bearer "+init.AdminToken)
+	resp, err := (&http.Client{Transport: tr}).Do(mreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"kedge_raft_applied_index ", "kedge_gossip_members{state=\"alive\"} 2", "kedge_api_requests_total{", "kedge_containers{state=\"running\"}"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 	// Node-only endpoints refuse people, even admins.
 	req, _ := http.NewRequest(http.MethodPost, "https://"+n2.ip+":7780/v1/cluster/internal/apply", bytes.NewReader([]byte("{}")))
 	req.Header.Set("Authorization", "Bearer "+init.AdminToken)

@@ -30,6 +30,7 @@ type Agent struct {
 	http    *http.Server
 	ln      net.Listener
 	node    nodeListener
+	metrics *metrics
 }
 
 // Start builds the engine from cfg, re-adopts running containers and starts
@@ -70,8 +71,12 @@ func Start(ctx context.Context, cfg *Config) (*Agent, error) {
 		// The engine still serves; the cluster part reports the problem.
 		log.Error("cluster membership not resumed", "err", err)
 	}
+	a.metrics = newMetrics(a)
 	a.startNodeListener()
-	a.http = &http.Server{Handler: a.api, ReadHeaderTimeout: 10 * time.Second}
+	local := http.NewServeMux()
+	local.Handle("GET "+web.MetricsPath, a.metrics.handler())
+	local.Handle("/", a.api)
+	a.http = &http.Server{Handler: a.metrics.instrument("unix", local), ReadHeaderTimeout: 10 * time.Second}
 	a.http.RegisterOnShutdown(a.watch.Close)
 	go func() {
 		if err := a.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

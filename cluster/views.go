@@ -256,3 +256,28 @@ func hostOf(hostport string) string {
 	}
 	return hostport
 }
+
+// Metrics is a point-in-time view of this member for /metrics.
+type Metrics struct {
+	// Member is false on a standalone engine; the rest is then zero.
+	Member bool
+	Raft   consensus.Stats
+	// Gossip counts the members gossip knows, by state (alive, suspect,
+	// dead, left).
+	Gossip map[string]int
+}
+
+// Metrics returns the member's Raft and gossip figures.
+func (m *Manager) Metrics() Metrics {
+	m.mu.Lock()
+	rn, g := m.raft, m.gossip
+	m.mu.Unlock()
+	if rn == nil || g == nil {
+		return Metrics{}
+	}
+	out := Metrics{Member: true, Raft: rn.Stats(), Gossip: map[string]int{"alive": 0, "suspect": 0, "dead": 0, "left": 0}}
+	for _, mem := range g.Members() {
+		out.Gossip[mem.State.String()]++
+	}
+	return out
+}

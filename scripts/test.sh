@@ -18,8 +18,9 @@ if [ "$(printf '%s\n%s\n' "$need_go" "$have" | sort -V | head -1)" != "$need_go"
 fi
 
 # Test dependencies from Debian: busybox-static builds the test image; gcc
-# serves -race; file checks the binary is static.
-pkgs=(busybox-static gcc libc6-dev file)
+# serves -race; file checks the binary is static; chromium runs the status
+# page's browser test; iproute2 makes the lab's network namespaces.
+pkgs=(busybox-static gcc libc6-dev file chromium iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -147,6 +147,9 @@ func (a *Auth) Middleware(next http.Handler) http.Handler {
 // IsPublicPath reports whether a path is served without credentials: the
 // status page's assets and the sign-in endpoints.
 func IsPublicPath(path string) bool {
+	if path == MetricsPath {
+		return false
+	}
 	p := api.APIPrefix
 	if path != p && !strings.HasPrefix(path, p+"/") {
 		return true

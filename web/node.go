@@ -8,6 +8,10 @@ import (
 	"kedge/web/ui"
 )
 
+// MetricsPath is where the Prometheus metrics are served (with auth on the
+// HTTPS API).
+const MetricsPath = "/metrics"
+
 // NodeEndpoints are the node-to-node endpoints of a cluster member, served
 // on its HTTPS API next to the public API.
 type NodeEndpoints struct {
@@ -18,6 +22,8 @@ type NodeEndpoints struct {
 	Apply        http.HandlerFunc
 	RemoveServer http.HandlerFunc
 	CAKey        func(w http.ResponseWriter, r *http.Request, callerID string)
+	// Metrics serves /metrics (any authenticated caller).
+	Metrics http.Handler
 }
 
 // EnableCluster adds the cluster's API to the server: reads (status, nodes,
@@ -51,6 +57,9 @@ func (s *Server) NodeHandler(auth *Auth, ep NodeEndpoints) (http.Handler, error)
 	inner.Handle("GET /{$}", page)
 	inner.Handle("GET "+ui.AssetsPrefix, page)
 	inner.Handle(api.APIPrefix+"/", s)
+	if ep.Metrics != nil {
+		inner.Handle("GET "+MetricsPath, ep.Metrics)
+	}
 
 	nodeOnly := func(fn func(w http.ResponseWriter, r *http.Request, caller string)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {

@@ -133,7 +133,7 @@ func (p Profile) Timing() Timing {
 		SuspicionMaxTimeoutMult: 1,
 		GossipInterval:          50 * time.Millisecond,
 		GossipNodes:             3,
-		RetransmitMult:          4,
+		RetransmitMult:          6,
 		PushPullInterval:        15 * time.Second,
 		GossipToTheDeadTime:     15 * time.Second,
 		TCPTimeout:              5 * time.Second,

@@ -21,9 +21,12 @@ func BenchmarkDeadDetection(b *testing.B) {
 			var worst []time.Duration
 			for range b.N {
 				b.StopTimer()
-				nodes := startCluster(b, n, func(i int, c *Config) { c.Logger = testLoggerAt(b, slog.LevelWarn) })
+				nodes := startCluster(b, n, func(i int, c *Config) {
+					c.Logger = testLoggerAt(b, slog.LevelWarn)
+					c.Profile = benchProfile()
+				})
 				b.StartTimer()
-				times := measureDetection(b, nodes[:n-1], nodes[n-1])
+				times := measureDetection(b, nodes[:n-1], nodes[n-1], 30*time.Second)
 				b.StopTimer()
 				var w time.Duration
 				for _, d := range times {
@@ -55,4 +58,12 @@ func benchSizes() []int {
 		}
 	}
 	return []int{3, 5, 10}
+}
+
+// benchProfile returns ProfileSlow if KEDGE_GOSSIP_BENCH_PROFILE=slow.
+func benchProfile() Profile {
+	if os.Getenv("KEDGE_GOSSIP_BENCH_PROFILE") == "slow" {
+		return ProfileSlow
+	}
+	return ProfileLAN
 }

@@ -123,7 +123,7 @@ func TestKillIsSeenDead(t *testing.T) {
 	const n = 5
 	nodes := startCluster(t, n, nil)
 	victim := nodes[n-1]
-	times := measureDetection(t, nodes[:n-1], victim)
+	times := measureDetection(t, nodes[:n-1], victim, 5*time.Second)
 	var worst time.Duration
 	for id, d := range times {
 		t.Logf("%s saw %s dead after %v", id, victim.ID(), d.Round(time.Millisecond))
@@ -142,13 +142,13 @@ func TestKillIsSeenDead(t *testing.T) {
 
 // measureDetection shuts victim down and returns, per observer, how long
 // after the shutdown it recorded the victim as dead.
-func measureDetection(t testing.TB, observers []node, victim node) map[string]time.Duration {
+func measureDetection(t testing.TB, observers []node, victim node, timeout time.Duration) map[string]time.Duration {
 	t.Helper()
 	killed := time.Now()
 	if err := victim.Shutdown(); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	waitUntil(t, 5*time.Second, "all observers see "+victim.ID()+" dead", func() bool {
+	waitUntil(t, timeout, "all observers see "+victim.ID()+" dead", func() bool {
 		for _, nd := range observers {
 			if stateOf(nd, victim.ID()) != StateDead {
 				return false
@@ -327,7 +327,7 @@ func TestRejoinAfterDeath(t *testing.T) {
 	nodes := startCluster(t, 3, nil)
 	cfg := testConfig(t, 2)
 	addr := nodes[2].LocalAddr()
-	measureDetection(t, nodes[:2], nodes[2])
+	measureDetection(t, nodes[:2], nodes[2], 5*time.Second)
 	// Restart "node-2" on the same address, as systemd would after a crash.
 	cfg.BindPort = int(addr.Port())
 	back := start(t, cfg)
