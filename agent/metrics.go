@@ -91,4 +91,3 @@ func boolFloat(b bool) float64 {
 	}
 	return 0
 }
-
