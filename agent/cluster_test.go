@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"kedge/api"
+	"kedge/security/pki"
 )
 
 // testNode is an in-process agent bound to its own loopback address, as a
@@ -344,12 +345,30 @@ func TestJoinRefusalsAuthAndLeave(t *testing.T) {
 	}
 }
 
-// A snapshot saved from one node restores the state on the leader.
-func TestSnapshotSaveRestore(t *testing.T) {
+// A snapshot saved from one node restores the state on the leader; the CA
+// backup decrypts to the cluster's CA with the passphrase only.
+func TestSnapshotSaveRestoreAndCABackup(t *testing.T) {
 	needRoot(t)
 	n1 := startNode(t, "s1", "127.0.0.41", "")
-	formCluster(t, n1)
+	init := formCluster(t, n1)
 	ctx := context.Background()
+	if _, err := n1.client.BackupCA(ctx, "short"); !errors.Is(err, api.ErrInvalid) {
+		t.Fatalf("a short passphrase: %v, want ErrInvalid", err)
+	}
+	blob, err := n1.client.BackupCA(ctx, "correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pki.DecryptCA(blob, []byte("wrong passphrase!!")); err == nil {
+		t.Fatal("the CA backup opened with a wrong passphrase")
+	}
+	ca, err := pki.DecryptCA(blob, []byte("correct horse battery staple"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, _ := pki.ParseToken(init.Token); ca.Hash() != tok.CAHash {
+		t.Fatalf("the backup holds CA %s, the cluster's is %s", ca.Hash(), tok.CAHash)
+	}
 	if _, err := n1.client.CreateToken(ctx, api.TokenCreateRequest{Description: "kept"}); err != nil {
 		t.Fatal(err)
 	}

@@ -86,6 +86,16 @@ func (c *Client) RestoreSnapshot(ctx context.Context, r io.Reader) error {
 	return nil
 }
 
+// BackupCA returns the cluster CA encrypted with a passphrase.
+func (c *Client) BackupCA(ctx context.Context, passphrase string) ([]byte, error) {
+	resp, err := c.send(ctx, http.MethodPost, "/cluster/ca-backup", nil, CABackupRequest{Passphrase: passphrase})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+}
+
 // ClusterRecover makes a surviving voter a one-voter cluster.
 func (c *Client) ClusterRecover(ctx context.Context, advertise string) error {
 	return c.do(ctx, http.MethodPost, "/cluster/recover", nil, InitRequest{Advertise: advertise}, nil)

@@ -137,6 +137,11 @@ type JoinToken struct {
 	Token    string `json:"token,omitempty"`
 }
 
+// CABackupRequest asks a voter for an encrypted copy of the cluster CA.
+type CABackupRequest struct {
+	Passphrase string `json:"passphrase"`
+}
+
 // TokenCreateRequest asks for a join token.
 type TokenCreateRequest struct {
 	// TTL is a Go duration ("24h"); empty means 24h, "0" means never.

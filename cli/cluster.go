@@ -4,6 +4,7 @@ package cli
 // node rm, snapshot, recover.
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"sort"
@@ -99,6 +100,13 @@ func clusterCommands() []*cli.Command {
 				{Name: "save", Usage: "Write a consistent snapshot of the cluster state", ArgsUsage: "FILE", Action: snapshotSaveAction},
 				{Name: "restore", Usage: "Replace the cluster state with a snapshot (on the leader)", ArgsUsage: "FILE", Action: snapshotRestoreAction},
 			},
+		},
+		{
+			Name: "ca", Usage: "Cluster CA", Action: groupAction,
+			Subcommands: []*cli.Command{{
+				Name: "backup", Usage: "Write the cluster CA, encrypted with a passphrase (KEDGE_CA_PASSPHRASE or stdin), for disaster recovery", ArgsUsage: "FILE",
+				Action: caBackupAction,
+			}},
 		},
 		{
 			Name: "recover", Usage: "Bring back a cluster that lost its quorum, from this surviving voter",
@@ -440,6 +448,35 @@ func recoverAction(c *cli.Context) error {
 		return fmt.Errorf("recover: %w", err)
 	}
 	fmt.Fprintln(c.App.Writer, "Recovered: this node is now the cluster's only voter. Wipe and re-join the other old members.")
+	return nil
+}
+
+func caBackupAction(c *cli.Context) error {
+	if err := requireExactArgs(c, 1, "a file"); err != nil {
+		return err
+	}
+	pass := os.Getenv("KEDGE_CA_PASSPHRASE")
+	if pass == "" {
+		fmt.Fprint(c.App.ErrWriter, "passphrase (12+ characters): ")
+		line, err := bufio.NewReader(c.App.Reader).ReadString('\n')
+		if err != nil && line == "" {
+			return fmt.Errorf("read passphrase: %w", err)
+		}
+		pass = strings.TrimRight(line, "\r\n")
+	}
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	blob, err := cl.BackupCA(c.Context, pass)
+	if err != nil {
+		return fmt.Errorf("ca backup: %w", err)
+	}
+	if err := os.WriteFile(c.Args().First(), blob, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "Encrypted CA written to %s\n", c.Args().First())
 	return nil
 }
 

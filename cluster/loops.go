@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"slices"
 	"time"
@@ -123,6 +125,7 @@ func (m *Manager) memberLoop(ctx context.Context) {
 		m.chMu.Unlock()
 		m.savePeers()
 		m.rejoinGossip(ctx)
+		m.renewCert(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -316,4 +319,101 @@ func wipeFile(path string) error {
 	}
 	f.Close()
 	return removeIfExists(path)
+}
+
+const pathRenew = "/v1/cluster/internal/renew"
+
+// renewCert renews this node's certificate from two thirds of its life on:
+// a new key, signed by the leader, which records the new serial.
+func (m *Manager) renewCert(ctx context.Context) {
+	m.mu.Lock()
+	id, ms, rn := m.identity, m.ms, m.raft
+	client := m.client
+	m.mu.Unlock()
+	if id == nil || !pki.NeedsRenewal(id.Cert(), time.Now()) {
+		return
+	}
+	key, keyPEM, err := pki.NewKey()
+	if err != nil {
+		return
+	}
+	csr, err := pki.CreateCSR(key, pki.NodeIdentity{ID: ms.NodeID, Name: ms.NodeName})
+	if err != nil {
+		return
+	}
+	leaderID, _ := rn.Leader()
+	addr := m.apiAddrOf(leaderID)
+	if addr == "" {
+		return
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+pathRenew, bytes.NewReader(csr))
+	if err != nil {
+		return
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		m.log.Warn("certificate renewal: leader unreachable", "err", err)
+		return
+	}
+	defer resp.Body.Close()
+	certPEM, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		m.log.Warn("certificate renewal refused", "status", resp.Status, "msg", string(bytes.TrimSpace(certPEM)))
+		return
+	}
+	if err := id.Update(certPEM, keyPEM); err != nil {
+		m.log.Warn("certificate renewal: bad certificate", "err", err)
+		return
+	}
+	if err := errors.Join(writeFileAtomic(m.path(nodeKeyFile), keyPEM, 0o600), writeFileAtomic(m.path(nodeCertFile), certPEM, 0o600)); err != nil {
+		m.log.Error("certificate renewal: store", "err", err)
+		return
+	}
+	m.log.Info("node certificate renewed", "expires", id.Cert().NotAfter)
+}
+
+// HandleRenew signs a renewal for the calling node (leader only): the names
+// come from the node's record, never from the request.
+func (m *Manager) HandleRenew(w http.ResponseWriter, r *http.Request, callerID string) {
+	_, rn, fsm, err := m.member()
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	m.mu.Lock()
+	ca := m.ca
+	m.mu.Unlock()
+	if !rn.IsLeader() || ca == nil {
+		http.Error(w, "renewals go to the leader", http.StatusMisdirectedRequest)
+		return
+	}
+	n, ok := fsm.State().Node(callerID)
+	if !ok {
+		http.Error(w, "unknown node", http.StatusForbidden)
+		return
+	}
+	csr, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err != nil {
+		http.Error(w, "read CSR", http.StatusBadRequest)
+		return
+	}
+	ip, err := netip.ParseAddr(hostOf(n.Addr.API))
+	if err != nil {
+		http.Error(w, "node address", http.StatusInternalServerError)
+		return
+	}
+	nid := pki.NodeIdentity{ID: n.ID, Name: n.Name, IPs: []net.IP{ip.AsSlice()}, DNSNames: []string{nodeServerName}}
+	certPEM, serial, err := ca.SignNode(csr, nid, pki.DefaultCertTTL, time.Now().UTC())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if cmd, err := state.SetNodeCert(n.ID, serial); err == nil {
+		if _, err := m.apply(r.Context(), cmd); err != nil {
+			writeAPIError(w, err)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Write(certPEM)
 }

@@ -281,3 +281,21 @@ func (m *Manager) Metrics() Metrics {
 	}
 	return out
 }
+
+// BackupCA returns the cluster CA (certificate and key) encrypted with the
+// passphrase, for disaster recovery. Only voters hold the key.
+func (m *Manager) BackupCA(ctx context.Context, passphrase []byte) ([]byte, error) {
+	if _, _, _, err := m.member(); err != nil {
+		return nil, err
+	}
+	if len(passphrase) < 12 {
+		return nil, fmt.Errorf("the passphrase must have at least 12 characters: %w", api.ErrInvalid)
+	}
+	m.mu.Lock()
+	ca := m.ca
+	m.mu.Unlock()
+	if ca == nil {
+		return nil, fmt.Errorf("this node is not a voter and does not hold the CA key: run it on a voter (kedge nodes shows them): %w", api.ErrConflict)
+	}
+	return pki.EncryptCA(ca, passphrase)
+}

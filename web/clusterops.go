@@ -23,6 +23,7 @@ type ClusterOps interface {
 	SaveSnapshot(ctx context.Context, w io.Writer) error
 	RestoreSnapshot(ctx context.Context, r io.Reader) error
 	Recover(ctx context.Context, advertise string) error
+	BackupCA(ctx context.Context, passphrase []byte) ([]byte, error)
 }
 
 // clusterRoutes registers the cluster's operations. onMember runs after a
@@ -119,6 +120,20 @@ func (s *Server) clusterRoutes(ops ClusterOps, onMember, onLeave func()) {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
+	})
+	m.HandleFunc("POST "+p+"/ca-backup", func(w http.ResponseWriter, r *http.Request) {
+		var req api.CABackupRequest
+		if err := decode(r, &req); err != nil {
+			writeError(w, err)
+			return
+		}
+		blob, err := ops.BackupCA(r.Context(), []byte(req.Passphrase))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-pem-file")
+		w.Write(blob)
 	})
 	m.HandleFunc("POST "+p+"/recover", func(w http.ResponseWriter, r *http.Request) {
 		var req api.InitRequest

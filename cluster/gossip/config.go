@@ -63,7 +63,7 @@ const (
 	// ProfileLAN detects a crashed node in under 2 s. For LANs and decent
 	// Wi-Fi: RTT well under 50ms and no loss bursts of a second or more.
 	ProfileLAN Profile = iota
-	// ProfileSlow is memberlist's LAN defaults: detection in about 5-6 s, but
+	// ProfileSlow is memberlist's LAN defaults: detection in about 6 s, but
 	// it tolerates RTT up to a few hundred ms and multi-second loss bursts.
 	// For flaky radio links and sites joined over a WAN.
 	ProfileSlow

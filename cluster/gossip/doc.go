@@ -5,9 +5,10 @@
 //
 // # Pipeline
 //
-//	peers --UDP/TCP (AES-GCM, keyring)--> memberlist --EventDelegate (under memberlist's lock)-->
-//	  Gossip.members (copy, own mutex) --queue--> dispatcher goroutine --> Config.OnEvent
-//	                                     \--> Members(), Member(id)   (reads, any goroutine)
+//	peers --UDP/TCP, AES-GCM (keyring)--> memberlist
+//	  --Event/Alive delegate (called under memberlist's lock: copy, never block)-->
+//	  member table (own mutex) --> Members(), Member(id), NumMembers (any goroutine)
+//	                           \--bounded queue--> dispatcher goroutine: log, Config.OnEvent
 //
 // Words:
 //   - Node ID: memberlist's node name. IDs are unique; host names are not (lab
@@ -19,44 +20,60 @@
 //
 // memberlist runs SWIM with Lifeguard: each node probes one peer per
 // ProbeInterval (direct UDP ping; after ProbeTimeout, indirect pings through
-// up to three peers plus a TCP ping, all bounded by the ProbeInterval). A failed
-// probe makes the peer Suspect; the suspect has SuspicionMult*max(1,log10(n))
-// probe intervals to refute (it gossips a newer incarnation), otherwise it is
-// declared Dead and that is gossiped every GossipInterval. With k =
-// SuspicionMult-2 >= 1 the suspicion timer starts at SuspicionMaxTimeoutMult
-// times that minimum and drops to it once k other nodes confirm.
+// three peers plus a TCP ping, all within the ProbeInterval). A failed probe
+// makes the peer Suspect; it then has SuspicionMult*max(1,log10(n))
+// probe intervals to refute (gossip a newer incarnation) before it is declared
+// Dead, which is gossiped every GossipInterval.
 //
 // ProfileLAN (the default) is tuned so that a kill -9 is seen as Dead by every
-// other node in under 2 s (memberlist's own LAN defaults take about 5 s):
+// other node in under 2 s (memberlist's LAN defaults take about 5-6 s):
 //
-//	ProbeInterval 200ms, ProbeTimeout 100ms, SuspicionMult 3 (k=1),
-//	SuspicionMaxTimeoutMult 2, GossipInterval 50ms, GossipNodes 3
-//	suspicion: 600ms (n<=10) .. 1.02s (n=50), 1.2s .. 2.04s unconfirmed
-//	detection ~ wait for a probe (0..2 intervals) + 200ms probe + suspicion + ~1 gossip round
-//	          = typically 0.9-1.3s; worst case about 1.9s
+//	ProbeInterval 200ms, ProbeTimeout 100ms, SuspicionMult 2 (no confirmations
+//	needed, so SuspicionMaxTimeoutMult 1), GossipInterval 50ms, GossipNodes 3,
+//	RetransmitMult 6, PushPullInterval 15s
+//	suspicion = 400ms (n<=10), 590ms (n=30), 680ms (n=50)
+//	detection = wait for a probe (0-400ms) + 200ms probe + suspicion + gossip
 //
-// The trade-off: a peer is declared Dead if it and its indirect helpers fail to
-// answer within 200ms AND it fails to refute within the suspicion time (0.6-1.2s).
-// That is fine on a LAN or decent Wi-Fi (RTT well under 50ms), but on links with
-// RTT spikes above ~50ms or loss bursts longer than about a second it produces
-// false Dead verdicts (flapping). Lifeguard's local health scaling (probe interval
-// up to 8x when this node itself misses acks) softens that, not removes it. For
-// such links select ProfileSlow (memberlist's LAN defaults: 1s/500ms, SuspicionMult
-// 4, detection about 5-6 s). Network cost of ProfileLAN is one small ping/ack
-// pair per node per 200ms plus gossip only when there is news.
+// Measured on loopback, every node in one 2-core process (BenchmarkDeadDetection,
+// time until the slowest observer marks the victim dead): 3-10 nodes 0.65-0.95 s,
+// 30 nodes 0.85-1.25 s, 50 nodes 1.0-1.7 s. ProfileSlow: 5 nodes 6.1 s mean.
+//
+// The trade-off: a peer is declared Dead when it and the indirect helpers
+// miss a 200ms probe window AND it fails to refute within 400-680ms. Fine on
+// a LAN or decent Wi-Fi (RTT well under 50ms), but RTT spikes above ~50ms,
+// loss bursts of half a second or a CPU starved for that long (an overloaded
+// ARM board) produce false Dead verdicts, that is flapping; Lifeguard's local
+// health scaling (a node that misses acks itself probes up to 8x slower)
+// softens this. RetransmitMult is 6 rather than 4: with 40 nodes joining at
+// once, 4 left a node unaware of a peer until the next push/pull in about 1
+// of 6 formations. The cost is one ~100-byte ping/ack pair per node per 200ms
+// (about 0.4% of a core per node) plus gossip only when there is news.
+// ProfileSlow is memberlist's LAN defaults (1s/500ms, SuspicionMult 4): for
+// flaky radio links and sites joined over a WAN.
+//
+// # Dead or Left
+//
+// memberlist reports both through NotifyLeave and keeps the difference in its
+// private nodeState.State: the State field of the *Node it hands out is never
+// written (nodeState.State shadows it), so it always reads Alive. Leave
+// therefore first re-advertises the node's metadata with a leaving flag
+// (UpdateNode), then calls memberlist's Leave; a peer that has the flag
+// reports Left, and one whose dead message overtook the flag upgrades Dead to
+// Left when the flag arrives (memberlist calls the Alive delegate before it
+// discards the stale alive message). A peer that misses the flag reports Dead.
 //
 // # Suspect
 //
-// memberlist emits no event for suspicion. Polling Members() and reading
-// Node.State is a data race: memberlist returns pointers into its own node
-// table and rewrites State, Meta and Addr in place under its private lock (as
-// does LocalNode). The Ping delegate only reports successful probes and the
-// Alive delegate only alive messages, so neither can tell suspicion either.
-// This package therefore reports only what it can observe race-free, through
-// the EventDelegate (which memberlist calls with its lock held, so copying the
-// node there is safe): StateSuspect exists for API completeness and is never
-// reported by this version; with ProfileLAN a node is suspect for well under a
-// second before it is Dead anyway.
+// memberlist emits no event for suspicion, and polling cannot see it: Members
+// returns pointers into memberlist's table whose Node.State is never set (see
+// above) and whose Meta and Addr memberlist rewrites in place under its
+// private lock, so even reading them is a data race. The Ping delegate
+// reports only successful probes and the Alive delegate only alive messages.
+// So StateSuspect and EventSuspect exist for the API's sake and are never
+// reported by this version; with ProfileLAN a node is suspect for under a
+// second before it is Dead anyway. Everything here is taken from the
+// EventDelegate and Alive delegate, which memberlist calls with its lock held,
+// so copying the node there is race-free.
 //
 // # Metadata wire format
 //
@@ -68,6 +85,7 @@
 //	string  Name, APIAddr, RaftAddr, Version     (string = uvarint length + bytes)
 //	uvarint Capacity.MilliCPU, Capacity.MemoryBytes, Capacity.DiskBytes, Capacity.Pods
 //	uvarint label count, then key, value strings sorted by key
+//	uvarint flags (1 = leaving, see "Dead or Left")
 //
 // Meta.ID is not encoded: it is the memberlist node name. Later versions may
 // only append fields; decoders ignore trailing bytes, so mixed versions keep
