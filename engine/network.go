@@ -207,6 +207,15 @@ func (e *Engine) releaseIdleNetworks() {
 		}
 	}
 	e.netMu.Unlock()
+	// Veth deletions still running in the background finish first.
+	if e.bridge.net != nil {
+		e.bridge.net.Wait()
+	}
+	e.netMu.Lock()
+	for _, un := range e.userNets {
+		un.net.Wait()
+	}
+	e.netMu.Unlock()
 	for _, n := range nets {
 		if err := n.Remove(ctx); err != nil && !errors.Is(err, cni.ErrNetworkInUse) {
 			e.log.Warn("release idle network", "network", n.Name(), "err", err)

@@ -21,7 +21,9 @@ type Config struct {
 	// NodeName is the human-readable name (often the host name). It travels
 	// in Meta.Name and need not be unique.
 	NodeName string
-	// BindAddr is the IP address to listen on; empty means 0.0.0.0.
+	// BindAddr is the IP address to listen on; empty means 0.0.0.0 (then a
+	// private address of this host is advertised). Bound to "::", set
+	// AdvertiseAddr.
 	BindAddr string
 	// BindPort is the TCP and UDP port to listen on; 0 picks a free port
 	// (memberlist retries until TCP and UDP get the same one). The agent
@@ -49,9 +51,9 @@ type Config struct {
 	// Logger receives this package's and memberlist's logs; nil discards them.
 	Logger *slog.Logger
 	// OnEvent, if set, is called for every membership change, in order, from
-	// one goroutine owned by the Gossip. It must not block for long (events
-	// beyond a queue of maxQueuedEvents are dropped with a warning) and must
-	// not call Shutdown.
+	// one goroutine owned by the Gossip. It must not block for long (beyond
+	// 4096 queued events, new ones are dropped with a warning; Members stays
+	// exact) and must not call Shutdown.
 	OnEvent func(Event)
 }
 

@@ -30,10 +30,7 @@ func (q *eventQueue) push(e Event) {
 	switch {
 	case q.closed:
 	case len(q.q) >= maxQueuedEvents:
-		if q.dropped == 0 {
-			q.log.Warn("event consumer is slow, dropping membership events", "queued", len(q.q))
-		}
-		q.dropped++
+		q.dropped++ // logged by run: push may not log (memberlist's lock is held)
 	default:
 		q.q = append(q.q, e)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/containernetworking/cni/pkg/invoke"
 	"github.com/containernetworking/cni/pkg/skel"
@@ -55,6 +56,25 @@ func PluginMain(args []string) int {
 // found in the CNI path when nil).
 type InProcessExec struct {
 	Fallback invoke.Exec
+
+	// pending counts veth deletions still running: in process, DEL hands
+	// the host veth's deletion (which waits out a kernel RCU grace period,
+	// 15-25 ms) to a goroutine, so a container's teardown does not wait for
+	// it. Wait waits for them.
+	pending sync.WaitGroup
+}
+
+// Wait returns when the link deletions that DEL started are done.
+func (e *InProcessExec) Wait() { e.pending.Wait() }
+
+// deleteLinkAsync deletes a link off the caller's path.
+func (e *InProcessExec) deleteLinkAsync(name string) error {
+	e.pending.Add(1)
+	go func() {
+		defer e.pending.Done()
+		_ = deleteLink(name) // a failure leaves a veth that the next GC removes
+	}()
+	return nil
 }
 
 var _ invoke.Exec = (*InProcessExec)(nil)
@@ -102,6 +122,12 @@ func (e *InProcessExec) ExecPlugin(ctx context.Context, pluginPath string, stdin
 		}
 		return b.Bytes(), nil
 	}
+	if cmd == "DEL" {
+		return nil, del(&skel.CmdArgs{
+			ContainerID: env["CNI_CONTAINERID"], Netns: env["CNI_NETNS"], IfName: env["CNI_IFNAME"],
+			Args: env["CNI_ARGS"], Path: env["CNI_PATH"], StdinData: stdinData,
+		}, e.deleteLinkAsync)
+	}
 	return runCommand(cmd, &skel.CmdArgs{
 		ContainerID: env["CNI_CONTAINERID"],
 		Netns:       env["CNI_NETNS"],
@@ -135,7 +161,7 @@ func runCommand(cmd string, a *skel.CmdArgs) ([]byte, error) {
 		}
 		return out, nil
 	case "DEL":
-		return nil, del(a)
+		return nil, del(a, deleteLink)
 	case "CHECK":
 		return nil, check(a)
 	case "GC":

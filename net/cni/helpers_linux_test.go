@@ -59,6 +59,9 @@ type lab struct {
 	outside ns.NetNS
 	hostIP  net.IP // host side of the outside link
 	outIP   net.IP // the outside machine
+	// nets are the networks made by network(); state() waits for their
+	// background veth deletions.
+	nets []*Network
 }
 
 func newLab(t testing.TB) *lab {
@@ -189,6 +192,7 @@ func (l *lab) network(i int) *Network {
 		l.t.Fatalf("new network: %v", err)
 	}
 	l.t.Cleanup(func() { _ = removeBridge(cfg.Bridge) })
+	l.nets = append(l.nets, n)
 	return n
 }
 
@@ -312,6 +316,9 @@ type state struct {
 
 func (l *lab) state(cfg Config) state {
 	l.t.Helper()
+	for _, n := range l.nets {
+		n.Wait()
+	}
 	var s state
 	if _, err := netlink.LinkByName(cfg.Bridge); err == nil {
 		s.bridge = true

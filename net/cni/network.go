@@ -50,6 +50,7 @@ type Network struct {
 	nc   *netConf
 	list *libcni.NetworkConfigList
 	cni  *libcni.CNIConfig
+	exec invoke.Exec
 }
 
 // New validates cfg and prepares its conflist. It creates nothing: the
@@ -83,7 +84,15 @@ func New(cfg Config) (*Network, error) {
 	if exec == nil {
 		exec = &InProcessExec{}
 	}
-	return &Network{cfg: cfg, nc: nc, list: list, cni: libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, filepath.Join(cfg.DataDir, ".cache"), exec)}, nil
+	return &Network{cfg: cfg, nc: nc, list: list, exec: exec, cni: libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, filepath.Join(cfg.DataDir, ".cache"), exec)}, nil
+}
+
+// Wait returns when the veth deletions of earlier Detaches are done (the
+// in-process plugin finishes them in the background).
+func (n *Network) Wait() {
+	if e, ok := n.exec.(*InProcessExec); ok {
+		e.Wait()
+	}
 }
 
 // ConfList returns the network's CNI conflist (for writing where other CNI
@@ -156,6 +165,7 @@ func (n *Network) Check(ctx context.Context, containerID, netnsPath string) erro
 // valid: addresses, rules and veths (and libcni's cached results). It is
 // how an agent restarted after kill -9 reclaims what dead containers held.
 func (n *Network) GC(ctx context.Context, valid []string) error {
+	n.Wait()
 	args := &libcni.GCArgs{ValidAttachments: make([]types.GCAttachment, 0, len(valid))}
 	for _, id := range valid {
 		args.ValidAttachments = append(args.ValidAttachments, types.GCAttachment{ContainerID: id, IfName: DefaultContainerIfName})

@@ -143,7 +143,7 @@ func add(args *skel.CmdArgs) (_ *current.Result, err error) {
 
 	defer func() {
 		if err != nil {
-			if terr := teardown(nc, args.ContainerID, args.IfName); terr != nil {
+			if terr := teardown(nc, args.ContainerID, args.IfName, deleteLink); terr != nil {
 				err = errors.Join(err, fmt.Errorf("undo: %w", terr))
 			}
 		}
@@ -233,9 +233,9 @@ func portsClash(key string, p PortMapping) bool {
 // is fine, so DEL is idempotent. Deleting a link and deleting rules each
 // wait for an RCU grace period in the kernel (~10 ms each here); running
 // them at once lets them share it.
-func teardown(nc *netConf, id, ifname string) error {
+func teardown(nc *netConf, id, ifname string, delLink func(string) error) error {
 	linkErr := make(chan error, 1)
-	go func() { linkErr <- deleteLink(hostVethName(nc.Name, id, ifname)) }()
+	go func() { linkErr <- delLink(hostVethName(nc.Name, id, ifname)) }()
 	var errs []error
 	if store, err := disk.New(nc.Name, nc.DataDir); err != nil {
 		errs = append(errs, fmt.Errorf("open IPAM store of %s: %w", nc.Name, err))
@@ -264,7 +264,7 @@ func teardown(nc *netConf, id, ifname string) error {
 }
 
 // del is CNI DEL.
-func del(args *skel.CmdArgs) error {
+func del(args *skel.CmdArgs, delLink func(string) error) error {
 	nc, err := parseArgs(args, false)
 	if err != nil {
 		return err
@@ -274,5 +274,5 @@ func del(args *skel.CmdArgs) error {
 		return err
 	}
 	defer unlock()
-	return teardown(nc, args.ContainerID, args.IfName)
+	return teardown(nc, args.ContainerID, args.IfName, delLink)
 }

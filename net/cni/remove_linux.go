@@ -18,6 +18,7 @@ func (n *Network) Remove(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	n.Wait() // veths of recent detaches still being deleted
 	nc := n.nc
 	unlock, err := lockNetwork(nc)
 	if err != nil {
