@@ -82,7 +82,7 @@ func (a *Agent) startNodeListener() {
 	auth := web.NewAuth(a.cluster.CheckToken, nodeFromCert, a.log)
 	h, err := a.api.NodeHandler(auth, web.NodeEndpoints{
 		Join: a.cluster.HandleJoin, Apply: a.cluster.HandleApply, RemoveServer: a.cluster.HandleRemoveServer, CAKey: a.cluster.HandleCAKey,
-		Renew:   a.cluster.HandleRenew,
+		Renew: a.cluster.HandleRenew, CAKeyFetch: a.cluster.HandleCAKeyFetch,
 		Metrics: a.metrics.handler(),
 	})
 	if err != nil {

@@ -35,6 +35,7 @@ func (m *Manager) leaderLoop(ctx context.Context) {
 			if err := m.reconcileNodes(ctx); err != nil && ctx.Err() == nil {
 				m.log.Debug("reconcile nodes", "err", err)
 			}
+			m.fetchCAKey(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -416,4 +417,91 @@ func (m *Manager) HandleRenew(w http.ResponseWriter, r *http.Request, callerID s
 	}
 	w.Header().Set("Content-Type", "application/x-pem-file")
 	w.Write(certPEM)
+}
+
+const pathCAKeyFetch = "/v1/cluster/internal/ca-key-fetch"
+
+// fetchCAKey gets the CA key from another voter, for a voter that became
+// leader before the old leader handed it the key.
+func (m *Manager) fetchCAKey(ctx context.Context) {
+	m.mu.Lock()
+	rn, ms, client, ca := m.raft, m.ms, m.client, m.ca
+	m.mu.Unlock()
+	if rn == nil || ca != nil {
+		return
+	}
+	servers, err := rn.Servers()
+	if err != nil {
+		return
+	}
+	for _, s := range servers {
+		if !s.Voter || s.ID == ms.NodeID {
+			continue
+		}
+		addr := m.apiAddrOf(s.ID)
+		if addr == "" {
+			continue
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+pathCAKeyFetch, nil)
+		if err != nil {
+			continue
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			continue
+		}
+		keyPEM, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			continue
+		}
+		caPEM, err := readSmall(m.path(caCertFile))
+		if err != nil {
+			return
+		}
+		got, err := pki.ParseCA(caPEM, keyPEM)
+		if err != nil {
+			continue
+		}
+		if err := writeFileAtomic(m.path(caKeyFile), keyPEM, 0o600); err != nil {
+			return
+		}
+		m.mu.Lock()
+		m.ca = got
+		m.mu.Unlock()
+		m.log.Info("fetched the CA key from another voter", "from", s.ID)
+		return
+	}
+}
+
+// HandleCAKeyFetch gives the CA key to a caller that is a voter.
+func (m *Manager) HandleCAKeyFetch(w http.ResponseWriter, r *http.Request, callerID string) {
+	_, rn, _, err := m.member()
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	m.mu.Lock()
+	ca := m.ca
+	m.mu.Unlock()
+	servers, err := rn.Servers()
+	voter := false
+	for _, s := range servers {
+		voter = voter || (s.ID == callerID && s.Voter)
+	}
+	if err != nil || !voter {
+		http.Error(w, "only voters hold the CA key", http.StatusForbidden)
+		return
+	}
+	if ca == nil {
+		http.Error(w, "this node does not hold the CA key", http.StatusNotFound)
+		return
+	}
+	keyPEM, err := ca.KeyPEM()
+	if err != nil {
+		http.Error(w, "key", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Write(keyPEM)
 }

@@ -22,6 +22,8 @@ type NodeEndpoints struct {
 	Apply        http.HandlerFunc
 	RemoveServer http.HandlerFunc
 	CAKey        func(w http.ResponseWriter, r *http.Request, callerID string)
+	// CAKeyFetch gives the CA key to a calling voter.
+	CAKeyFetch func(w http.ResponseWriter, r *http.Request, callerID string)
 	// Renew signs a renewal of the calling node's certificate.
 	Renew func(w http.ResponseWriter, r *http.Request, callerID string)
 	// Metrics serves /metrics (any authenticated caller).
@@ -80,6 +82,9 @@ func (s *Server) NodeHandler(auth *Auth, ep NodeEndpoints) (http.Handler, error)
 	inner.HandleFunc("POST "+internal+"/apply", nodeOnly(plain(ep.Apply)))
 	inner.HandleFunc("POST "+internal+"/remove-server", nodeOnly(plain(ep.RemoveServer)))
 	inner.HandleFunc("POST "+internal+"/ca-key", nodeOnly(ep.CAKey))
+	if ep.CAKeyFetch != nil {
+		inner.HandleFunc("POST "+internal+"/ca-key-fetch", nodeOnly(ep.CAKeyFetch))
+	}
 	if ep.Renew != nil {
 		inner.HandleFunc("POST "+internal+"/renew", nodeOnly(ep.Renew))
 	}
