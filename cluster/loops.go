@@ -101,6 +101,13 @@ func (m *Manager) reconcileNodes(ctx context.Context) error {
 	voter := map[string]bool{}
 	for _, s := range servers {
 		voter[s.ID] = s.Voter
+		// A node that came back with a new address: Raft learns it too.
+		if mem, ok := g.Member(s.ID); ok && !s.Leader && mem.State == gossip.StateAlive && mem.Meta.RaftAddr != "" && mem.Meta.RaftAddr != s.Addr {
+			if err := rn.AddNonvoter(ctx, s.ID, mem.Meta.RaftAddr); err != nil {
+				return fmt.Errorf("move raft server %s to %s: %w", s.ID, mem.Meta.RaftAddr, err)
+			}
+			m.log.Info("node moved to a new address", "node", s.ID, "raft", mem.Meta.RaftAddr)
+		}
 	}
 	for _, n := range view.Nodes() {
 		if n.Voter != voter[n.ID] {
@@ -142,10 +149,20 @@ func (m *Manager) rejoinGossip(ctx context.Context) {
 	m.mu.Lock()
 	g, ms, fsm := m.gossip, m.ms, m.fsm
 	m.mu.Unlock()
-	if g == nil || g.NumMembers() > 1 {
+	if g == nil {
 		return
 	}
 	self := g.LocalAddr().String()
+	// Alone, or moved: the others still hold this node at its old address
+	// and refuse its gossip until they see it dead; joining again (a full
+	// state exchange) gets the new address accepted without waiting for the
+	// periodic one.
+	m.mu.Lock()
+	moved := time.Now().Before(m.movedUntil)
+	m.mu.Unlock()
+	if g.NumMembers() > 1 && !moved {
+		return
+	}
 	seen := map[string]bool{self: true}
 	var peers []string
 	add := func(a string) {

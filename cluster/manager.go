@@ -39,6 +39,10 @@ type Manager struct {
 	raft     *consensus.Node
 	gossip   *gossip.Gossip
 	ca       *pki.CA // voters only
+	// movedUntil: the node restarted at a new address; until then it
+	// rejoins gossip repeatedly, as the others accept the new address only
+	// once they see the old one dead.
+	movedUntil time.Time
 	client   *http.Client
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -68,8 +72,21 @@ func (m *Manager) Start(ctx context.Context) error {
 	if err != nil || ms == nil {
 		return err
 	}
-	if m.cfg.Advertise != "" {
-		ms.Advertise = m.cfg.Advertise
+	if m.cfg.Advertise != "" && m.cfg.Advertise != ms.Advertise {
+		ip, err := advertiseIP(m.cfg.Advertise)
+		if err != nil {
+			return err
+		}
+		if ip.String() != ms.Advertise {
+			m.log.Info("this node moved to a new address", "old", ms.Advertise, "new", ip)
+			ms.Advertise = ip.String()
+			if err := m.saveMembership(ms); err != nil {
+				return err
+			}
+			m.mu.Lock()
+			m.movedUntil = time.Now().Add(time.Minute)
+			m.mu.Unlock()
+		}
 	}
 	if err := m.startMember(ctx, ms, false); err != nil {
 		return fmt.Errorf("rejoin cluster %s: %w", ms.ClusterID, err)

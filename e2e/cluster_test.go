@@ -293,3 +293,51 @@ func TestLabClusterQuorumLossAndRecover(t *testing.T) {
 		t.Fatalf("leave of the only voter: %v", err)
 	}
 }
+
+// A node that comes back with a new IP keeps its place: the others record
+// its new address and Raft reaches it there.
+func TestLabNodeComesBackWithNewIP(t *testing.T) {
+	c := startLabCluster(t, 3)
+	h := c.lab.Hosts[2]
+	if h == c.leader() {
+		h = c.lab.Hosts[1]
+	}
+	if err := h.Kill9(); err != nil {
+		t.Fatal(err)
+	}
+	// The next address of the lab's subnet after the hosts'.
+	newIP := h.IP.Next().Next().Next().Next().Next()
+	ctx := context.Background()
+	if out, err := h.Exec(ctx, "ip", "addr", "flush", "dev", "eth0"); err != nil {
+		t.Fatalf("flush: %v %s", err, out)
+	}
+	bits := c.lab.Subnet.Bits()
+	if out, err := h.Exec(ctx, "ip", "addr", "add", fmt.Sprintf("%s/%d", newIP, bits), "dev", "eth0"); err != nil {
+		t.Fatalf("new address: %v %s", err, out)
+	}
+	if out, err := h.Exec(ctx, "ip", "route", "add", "default", "via", c.lab.Gateway.String()); err != nil {
+		t.Fatalf("route: %v %s", err, out)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := h.Start(sctx, "--advertise", newIP.String(), "--stabilization-time", "1s"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.WaitReady(sctx); err != nil {
+		t.Fatal(err)
+	}
+	id, err := c.write(c.lab.Hosts[0], "after the move")
+	if err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	for _, o := range c.lab.Hosts {
+		c.waitView(o, "the moved node at its new address", func(st *api.ClusterStatus, nodes []api.ClusterNode) bool {
+			for _, n := range nodes {
+				if n.Name == h.Name && (n.Address != newIP.String() || n.State != api.NodeReady) {
+					return false
+				}
+			}
+			return allReady(nodes) && c.tokens(o)[id]
+		})
+	}
+}

@@ -249,6 +249,11 @@ func (c *Config) memberlistConfig(kr *memberlist.Keyring, d *delegate, logger *l
 	mc.PushPullInterval = t.PushPullInterval
 	mc.GossipToTheDeadTime = t.GossipToTheDeadTime
 	mc.TCPTimeout = t.TCPTimeout
+	// A node id is a node's for life: when a dead or left member comes back
+	// from another address (an edge box whose DHCP lease changed), take the
+	// new address at once rather than refusing it as a conflict until the
+	// dead entry is forgotten (GossipToTheDeadTime later).
+	mc.DeadNodeReclaimTime = time.Nanosecond
 
 	mc.Delegate = d
 	mc.Events = d
