@@ -43,9 +43,9 @@ type Manager struct {
 	// rejoins gossip repeatedly, as the others accept the new address only
 	// once they see the old one dead.
 	movedUntil time.Time
-	client   *http.Client
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	client     *http.Client
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
 
 	// changed is closed and replaced at each gossip change (the state has
 	// its own watch), so the status page wakes without polling.
