@@ -341,3 +341,42 @@ func TestLabNodeComesBackWithNewIP(t *testing.T) {
 		})
 	}
 }
+
+// Five hosts make five voters; losing two keeps the quorum and writes go
+// on; they come back by themselves.
+func TestLabFiveVotersSurviveTwoLosses(t *testing.T) {
+	c := startLabCluster(t, 5)
+	lead := c.leader()
+	var lost []*lab.Host
+	for _, h := range c.lab.Hosts {
+		if h != lead && len(lost) < 2 {
+			lost = append(lost, h)
+		}
+	}
+	for _, h := range lost {
+		if err := h.Kill9(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, err := c.write(lead, "with two voters down")
+	if err != nil {
+		t.Fatalf("write with 3 of 5 voters: %v", err)
+	}
+	c.waitView(lead, "the two lost nodes seen down", func(st *api.ClusterStatus, nodes []api.ClusterNode) bool {
+		down := 0
+		for _, n := range nodes {
+			if n.State == api.NodeDown {
+				down++
+			}
+		}
+		return down == 2 && st.Healthy
+	})
+	for _, h := range lost {
+		c.start(h)
+	}
+	for _, h := range c.lab.Hosts {
+		c.waitView(h, "all five back", func(st *api.ClusterStatus, nodes []api.ClusterNode) bool {
+			return st.Voters == 5 && len(nodes) == 5 && allReady(nodes) && c.tokens(h)[id]
+		})
+	}
+}
