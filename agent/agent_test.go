@@ -3,6 +3,7 @@ package agent
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -79,18 +80,28 @@ func TestDemoServesItsPage(t *testing.T) {
 		done <- Demo(ctx, cfg, DemoOptions{Port: port}, pw)
 		pw.Close()
 	}()
-	url := ""
+	url, clusterURL := "", ""
 	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		if u, ok := strings.CutPrefix(sc.Text(), "Status page: "); ok {
+	for sc.Scan() && (url == "" || clusterURL == "") {
+		line := sc.Text()
+		if u, ok := strings.CutPrefix(line, "Demo page: "); ok {
 			url = u
-			break
+		}
+		if u, ok := strings.CutPrefix(line, "Cluster status page: "); ok {
+			clusterURL, _, _ = strings.Cut(u, " ")
+		}
+		if strings.HasPrefix(line, "Try: ") {
+			break // the last line: whatever was not printed will not be
 		}
 	}
 	go io.Copy(io.Discard, pr)
-	if url == "" {
+	if url == "" || clusterURL == "" {
 		cancel()
-		t.Fatalf("demo printed no URL: %v", <-done)
+		t.Fatalf("demo printed no page URL (%q) or cluster status page (%q): %v", url, clusterURL, <-done)
+	}
+	insecure := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	if resp, err := insecure.Get(clusterURL); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("cluster status page %s: %v %v", clusterURL, resp, err)
 	}
 	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url)
 	if err != nil {
