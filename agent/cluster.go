@@ -83,7 +83,8 @@ func (a *Agent) startNodeListener() {
 	h, err := a.api.NodeHandler(auth, web.NodeEndpoints{
 		Join: a.cluster.HandleJoin, Apply: a.cluster.HandleApply, RemoveServer: a.cluster.HandleRemoveServer, CAKey: a.cluster.HandleCAKey,
 		Renew: a.cluster.HandleRenew, CAKeyFetch: a.cluster.HandleCAKeyFetch,
-		Metrics: a.metrics.handler(),
+		ReadIndex: a.cluster.HandleReadIndex,
+		Metrics:   a.metrics.handler(),
 	})
 	if err != nil {
 		a.log.Error("cluster API not served", "err", err)

@@ -147,6 +147,32 @@ func TestClusterFormsAndSurvivesLeaderLoss(t *testing.T) {
 		}
 		made = append(made, tok.ID)
 	}
+	// A consistent read on a follower sees a write just made elsewhere.
+	lead := leaderOf(t, nodes)
+	for _, n := range nodes {
+		if n == lead {
+			continue
+		}
+		tok, err := lead.client.CreateToken(ctx, api.TokenCreateRequest{Description: "read-your-writes"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, tok.ID)
+		cl, _ := api.NewClient(n.cfg.Socket)
+		cl.SetConsistent(true)
+		list, err := cl.Tokens(ctx)
+		cl.Close()
+		if err != nil {
+			t.Fatalf("consistent read on %s: %v", n.name, err)
+		}
+		found := false
+		for _, tk := range list {
+			found = found || tk.ID == tok.ID
+		}
+		if !found {
+			t.Fatalf("a consistent read on %s missed the write just acknowledged", n.name)
+		}
+	}
 	old := leaderOf(t, nodes)
 	old.stop()
 	var other *testNode

@@ -29,7 +29,14 @@ type Client struct {
 	dial  func(ctx context.Context) (net.Conn, error)
 	http  *http.Client
 	token string
+	// consistent asks for linearizable reads (SetConsistent).
+	consistent bool
 }
+
+// SetConsistent makes the client's cluster reads linearizable (served after
+// the leader confirms it leads and the node has applied what it committed)
+// instead of served from the node's local copy.
+func (c *Client) SetConsistent(on bool) { c.consistent = on }
 
 // ClientOptions configure a connection to a remote node's HTTPS API.
 type ClientOptions struct {
@@ -103,6 +110,13 @@ func (c *Client) authorize(req *http.Request) {
 func (c *Client) Close() { c.http.CloseIdleConnections() }
 
 func (c *Client) url(path string, q url.Values) string {
+	if c.consistent && strings.HasPrefix(path, "/cluster/") {
+		q2 := url.Values{"consistent": {"true"}}
+		for k, v := range q {
+			q2[k] = v
+		}
+		q = q2
+	}
 	u := c.base + APIPrefix + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()

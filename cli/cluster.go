@@ -18,7 +18,7 @@ import (
 
 func clusterCommands() []*cli.Command {
 	nodes := &cli.Command{
-		Name: "nodes", Usage: "List the cluster's nodes", Flags: []cli.Flag{outputFlag()}, Action: nodesAction,
+		Name: "nodes", Usage: "List the cluster's nodes", Flags: []cli.Flag{outputFlag(), consistentFlag()}, Action: nodesAction,
 	}
 	return []*cli.Command{
 		{
@@ -58,7 +58,7 @@ func clusterCommands() []*cli.Command {
 			},
 		},
 		{
-			Name: "status", Usage: "Show the cluster's health: leader, quorum, Raft index", Flags: []cli.Flag{outputFlag()},
+			Name: "status", Usage: "Show the cluster's health: leader, quorum, Raft index", Flags: []cli.Flag{outputFlag(), consistentFlag()},
 			Action: statusAction,
 		},
 		{
@@ -117,6 +117,19 @@ func clusterCommands() []*cli.Command {
 			Action: recoverAction,
 		},
 	}
+}
+
+func consistentFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "consistent", Usage: "a linearizable read (through the leader) instead of this node's copy"}
+}
+
+// clusterClient is newClient with --consistent applied.
+func clusterClient(c *cli.Context) (*api.Client, error) {
+	cl, err := newClient(c)
+	if err == nil && c.Bool("consistent") {
+		cl.SetConsistent(true)
+	}
+	return cl, err
 }
 
 func initAction(c *cli.Context) error {
@@ -227,7 +240,7 @@ func nodesAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, err := newClient(c)
+	cl, err := clusterClient(c)
 	if err != nil {
 		return err
 	}
@@ -293,7 +306,7 @@ func statusAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, err := newClient(c)
+	cl, err := clusterClient(c)
 	if err != nil {
 		return err
 	}

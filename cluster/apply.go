@@ -210,3 +210,68 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+const pathReadIndex = "/v1/cluster/internal/read-index"
+
+// ConsistentRead makes the next local reads linearizable: the leader
+// proves it still leads and everything it committed is applied here before
+// it returns (a follower asks the leader for its index and waits for it).
+func (m *Manager) ConsistentRead(ctx context.Context) error {
+	_, rn, fsm, err := m.member()
+	if err != nil {
+		return err
+	}
+	if rn.IsLeader() {
+		return rn.Barrier(ctx)
+	}
+	leaderID, _ := rn.Leader()
+	addr := m.apiAddrOf(leaderID)
+	if addr == "" {
+		return fmt.Errorf("a consistent read needs the leader, and none is known: %w", api.ErrConflict)
+	}
+	m.mu.Lock()
+	client := m.client
+	m.mu.Unlock()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+pathReadIndex, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("consistent read: leader unreachable: %v: %w", err, api.ErrConflict)
+	}
+	defer resp.Body.Close()
+	var ans applyAnswer
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&ans); err != nil || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("consistent read: the leader answered %s: %w", resp.Status, api.ErrConflict)
+	}
+	// Raft's applied index counts every entry (the barrier's no-op too);
+	// the state's only commands, so wait on Raft's.
+	deadline := time.Now().Add(10 * time.Second)
+	for rn.Stats().AppliedIndex < ans.Index {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("consistent read: this node did not reach the leader's index %d: %w", ans.Index, api.ErrConflict)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-fsm.State().Changed():
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// HandleReadIndex is the leader's end of ConsistentRead (node callers only).
+func (m *Manager) HandleReadIndex(w http.ResponseWriter, r *http.Request, _ string) {
+	_, rn, _, err := m.member()
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	if err := rn.Barrier(r.Context()); err != nil {
+		writeJSON(w, http.StatusMisdirectedRequest, applyAnswer{Error: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, applyAnswer{Index: rn.Stats().AppliedIndex})
+}

@@ -24,6 +24,22 @@ type ClusterOps interface {
 	RestoreSnapshot(ctx context.Context, r io.Reader) error
 	Recover(ctx context.Context, advertise string) error
 	BackupCA(ctx context.Context, passphrase []byte) ([]byte, error)
+	// ConsistentRead makes the following local reads linearizable.
+	ConsistentRead(ctx context.Context) error
+}
+
+// consistent serves a read linearizably when asked (?consistent=true), as
+// etcd and Consul do; by default reads are served from the local state.
+func consistent(ops ClusterOps, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if boolQuery(r, "consistent") {
+			if err := ops.ConsistentRead(r.Context()); err != nil {
+				writeError(w, err)
+				return
+			}
+		}
+		h(w, r)
+	}
 }
 
 // clusterRoutes registers the cluster's operations. onMember runs after a
@@ -86,14 +102,14 @@ func (s *Server) clusterRoutes(ops ClusterOps, onMember, onLeave func()) {
 		}
 		writeJSON(w, http.StatusCreated, out)
 	})
-	m.HandleFunc("GET "+p+"/tokens", func(w http.ResponseWriter, r *http.Request) {
+	m.HandleFunc("GET "+p+"/tokens", consistent(ops, func(w http.ResponseWriter, r *http.Request) {
 		out, err := ops.Tokens(r.Context())
 		if err != nil {
 			writeError(w, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, out)
-	})
+	}))
 	m.HandleFunc("DELETE "+p+"/tokens/{id}", func(w http.ResponseWriter, r *http.Request) {
 		if err := ops.RevokeToken(r.Context(), r.PathValue("id")); err != nil {
 			writeError(w, err)

@@ -22,6 +22,8 @@ type NodeEndpoints struct {
 	Apply        http.HandlerFunc
 	RemoveServer http.HandlerFunc
 	CAKey        func(w http.ResponseWriter, r *http.Request, callerID string)
+	// ReadIndex answers a follower's consistent read (leader only).
+	ReadIndex func(w http.ResponseWriter, r *http.Request, callerID string)
 	// CAKeyFetch gives the CA key to a calling voter.
 	CAKeyFetch func(w http.ResponseWriter, r *http.Request, callerID string)
 	// Renew signs a renewal of the calling node's certificate.
@@ -38,9 +40,9 @@ type NodeEndpoints struct {
 func (s *Server) EnableCluster(ops ClusterOps, onMember, onLeave func()) *ClusterAPI {
 	ca := NewClusterAPI(ops, s.log, ClusterAPIOptions{})
 	p := api.APIPrefix + "/cluster"
-	s.mux.HandleFunc("GET "+p+"/status", ca.GetStatus)
-	s.mux.HandleFunc("GET "+p+"/nodes", ca.GetNodes)
-	s.mux.HandleFunc("GET "+p+"/events", ca.GetEvents)
+	s.mux.HandleFunc("GET "+p+"/status", consistent(ops, ca.GetStatus))
+	s.mux.HandleFunc("GET "+p+"/nodes", consistent(ops, ca.GetNodes))
+	s.mux.HandleFunc("GET "+p+"/events", consistent(ops, ca.GetEvents))
 	s.mux.HandleFunc("GET "+p+"/watch", ca.Watch)
 	s.clusterRoutes(ops, onMember, onLeave)
 	return ca
@@ -82,6 +84,9 @@ func (s *Server) NodeHandler(auth *Auth, ep NodeEndpoints) (http.Handler, error)
 	inner.HandleFunc("POST "+internal+"/apply", nodeOnly(plain(ep.Apply)))
 	inner.HandleFunc("POST "+internal+"/remove-server", nodeOnly(plain(ep.RemoveServer)))
 	inner.HandleFunc("POST "+internal+"/ca-key", nodeOnly(ep.CAKey))
+	if ep.ReadIndex != nil {
+		inner.HandleFunc("POST "+internal+"/read-index", nodeOnly(ep.ReadIndex))
+	}
 	if ep.CAKeyFetch != nil {
 		inner.HandleFunc("POST "+internal+"/ca-key-fetch", nodeOnly(ep.CAKeyFetch))
 	}
