@@ -47,17 +47,22 @@ func newClusterManager(cfg *Config) (*cluster.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--reserve: %w", err)
 	}
-	var stab time.Duration
+	var stab, certTTL time.Duration
 	if cc.StabilizationTime != "" {
 		if stab, err = time.ParseDuration(cc.StabilizationTime); err != nil {
 			return nil, fmt.Errorf("stabilization_time %q: %w", cc.StabilizationTime, err)
+		}
+	}
+	if cc.CertTTL != "" {
+		if certTTL, err = time.ParseDuration(cc.CertTTL); err != nil || certTTL < 0 {
+			return nil, fmt.Errorf("cert_ttl %q: want a duration such as 8760h", cc.CertTTL)
 		}
 	}
 	return cluster.New(cluster.Config{
 		DataDir: filepath.Join(cfg.DataDir, "cluster"), NodeName: cfg.NodeName, Advertise: cc.Advertise, BindAddr: cc.BindAddr,
 		APIPort: cc.APIPort, RaftPort: cc.RaftPort, GossipPort: cc.GossipPort, Labels: cc.Labels,
 		Capacity: capacity, Reserve: reserve, Version: cfg.Version.Version, Slow: cc.SlowLinks,
-		StabilizationTime: stab, Logger: cfg.Logger,
+		StabilizationTime: stab, CertTTL: certTTL, Logger: cfg.Logger,
 	})
 }
 

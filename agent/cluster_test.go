@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -418,5 +419,39 @@ func TestSnapshotSaveRestoreAndCABackup(t *testing.T) {
 	}
 	if strings.Contains(strings.Join(descs, ","), "after the snapshot") || !strings.Contains(strings.Join(descs, ","), "kept") {
 		t.Fatalf("tokens after the restore: %v", descs)
+	}
+}
+
+// Node certificates renew themselves: with a short life, a member gets a
+// new certificate (a new serial) and keeps working with it.
+func TestCertificatesRenewThemselves(t *testing.T) {
+	needRoot(t)
+	n1, n2 := startNode(t, "r1", "127.0.0.61", ""), startNode(t, "r2", "127.0.0.62", "")
+	for _, n := range []*testNode{n1, n2} {
+		n.stop()
+		n.cfg.Cluster.CertTTL = "30s"
+		n.start()
+	}
+	formCluster(t, n1, n2)
+	certPath := filepath.Join(n2.cfg.DataDir, "cluster", "node.crt")
+	serialOf := func() string {
+		b, err := os.ReadFile(certPath)
+		if err != nil {
+			return ""
+		}
+		c, err := pki.ParseCertPEM(b)
+		if err != nil {
+			return ""
+		}
+		return pki.Serial(c)
+	}
+	first := serialOf()
+	waitUntil(t, "the follower's certificate to be renewed", 20*time.Second, func() bool {
+		s := serialOf()
+		return s != "" && s != first
+	})
+	// Writes through the follower travel to the leader with the new certificate.
+	if _, err := n2.client.CreateToken(context.Background(), api.TokenCreateRequest{Description: "after renewal"}); err != nil {
+		t.Fatalf("a forwarded write after the renewal: %v", err)
 	}
 }

@@ -61,6 +61,9 @@ type ClusterConfig struct {
 	// StabilizationTime is how long a node must be healthy before it becomes
 	// a voter (default 10s).
 	StabilizationTime string `json:"stabilization_time"`
+	// CertTTL is the life of node certificates (default 8760h); they renew
+	// themselves at two thirds of it.
+	CertTTL string `json:"cert_ttl"`
 }
 
 // RegistryConfig configures image pulls and pushes.

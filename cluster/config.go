@@ -15,6 +15,7 @@ import (
 	"kedge/api"
 	"kedge/cluster/consensus"
 	"kedge/cluster/gossip"
+	"kedge/security/pki"
 )
 
 // Config configures a Manager. DataDir is required.
@@ -44,6 +45,9 @@ type Config struct {
 	// StabilizationTime is how long a joined node must be healthy before it
 	// becomes a voter (default 10 s; tests shorten it).
 	StabilizationTime time.Duration
+	// CertTTL is the life of the node certificates this node signs as
+	// leader (default one year); they renew at two thirds of it.
+	CertTTL time.Duration
 	// Logger receives the cluster's logs.
 	Logger *slog.Logger
 }
@@ -66,6 +70,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.BindAddr == "" {
 		c.BindAddr = "0.0.0.0"
+	}
+	if c.CertTTL <= 0 {
+		c.CertTTL = pki.DefaultCertTTL
 	}
 }
 

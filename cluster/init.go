@@ -52,7 +52,7 @@ func (m *Manager) Init(ctx context.Context, req api.InitRequest) (*api.InitRespo
 	if err != nil {
 		return nil, err
 	}
-	certPEM, serial, err := ca.SignNode(csr, nid, pki.DefaultCertTTL, now)
+	certPEM, serial, err := ca.SignNode(csr, nid, m.cfg.CertTTL, now)
 	if err != nil {
 		return nil, err
 	}

@@ -202,7 +202,7 @@ func (m *Manager) admit(ctx context.Context, rn *consensus.Node, fsm *state.FSM,
 	}
 	name := firstNonEmpty(req.Name, id)
 	nid := pki.NodeIdentity{ID: id, Name: name, IPs: []net.IP{adv.AsSlice()}, DNSNames: []string{nodeServerName}}
-	certPEM, serial, err := ca.SignNode([]byte(req.CSR), nid, pki.DefaultCertTTL, now)
+	certPEM, serial, err := ca.SignNode([]byte(req.CSR), nid, m.cfg.CertTTL, now)
 	if err != nil {
 		return nil, fmt.Errorf("sign the node's certificate: %v: %w", err, api.ErrInvalid)
 	}

@@ -421,7 +421,7 @@ func (m *Manager) HandleRenew(w http.ResponseWriter, r *http.Request, callerID s
 		return
 	}
 	nid := pki.NodeIdentity{ID: n.ID, Name: n.Name, IPs: []net.IP{ip.AsSlice()}, DNSNames: []string{nodeServerName}}
-	certPEM, serial, err := ca.SignNode(csr, nid, pki.DefaultCertTTL, time.Now().UTC())
+	certPEM, serial, err := ca.SignNode(csr, nid, m.cfg.CertTTL, time.Now().UTC())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
