@@ -28,6 +28,11 @@ const (
 	CmdAPITokenDelete   = "apitoken.delete"
 	CmdCertRevoke       = "cert.revoke"
 	CmdEventRecord      = "event.record"
+	CmdObjectPut        = "object.put"
+	CmdObjectDelete     = "object.delete"
+	CmdAllocPlan        = "alloc.plan"
+	CmdAllocStatus      = "alloc.status"
+	CmdAllocGC          = "alloc.gc"
 )
 
 // command is how the FSM applies one command type: the newest payload
@@ -57,6 +62,11 @@ func commandTable() map[string]command {
 		CmdAPITokenDelete:   handle(1, applyAPITokenDelete),
 		CmdCertRevoke:       handle(1, applyCertRevoke),
 		CmdEventRecord:      handle(1, applyEventRecord),
+		CmdObjectPut:        handle(1, applyObjectPut),
+		CmdObjectDelete:     handle(1, applyObjectDelete),
+		CmdAllocPlan:        handle(1, applyAllocPlan),
+		CmdAllocStatus:      handle(1, applyAllocStatus),
+		CmdAllocGC:          handle(1, applyAllocGC),
 	}
 }
 

@@ -266,7 +266,7 @@ func TestEncodeRefuses(t *testing.T) {
 
 func TestCommandVersions(t *testing.T) {
 	v := CommandVersions()
-	if !slices.Equal(commandTypes(), slices.Sorted(maps.Keys(v))) || len(v) != 16 || v[CmdNodeUpsert] != 1 {
+	if !slices.Equal(commandTypes(), slices.Sorted(maps.Keys(v))) || len(v) != 21 || v[CmdNodeUpsert] != 1 {
 		t.Fatalf("versions = %v", v)
 	}
 }

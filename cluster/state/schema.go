@@ -12,7 +12,7 @@ import (
 // SchemaVersion is the version of the state schema (tables, rows and the
 // snapshot encoding) this code reads and writes. Bump it, with a migration
 // in Restore, whenever a stored record changes shape.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Table names, for View.TableChanged.
 const (
@@ -60,6 +60,14 @@ func tableDefs() []tableDef {
 		}}, &memdb.IndexSchema{
 			Name: "index", Indexer: &memdb.UintFieldIndex{Field: "Index"},
 		}), decodeRow[Event]},
+		{withIndex(idTable(TableObjects, "Key"), &memdb.IndexSchema{
+			Name: "kind", Indexer: &memdb.StringFieldIndex{Field: "Kind", Lowercase: true},
+		}), decodeRow[Object]},
+		{withIndex(withIndex(idTable(TableAllocs, "ID"), &memdb.IndexSchema{
+			Name: "node", Indexer: &memdb.StringFieldIndex{Field: "NodeID"},
+		}), &memdb.IndexSchema{
+			Name: "owner", Indexer: &memdb.StringFieldIndex{Field: "Owner"},
+		}), decodeRow[Alloc]},
 	}
 }
 

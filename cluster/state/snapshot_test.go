@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"io"
@@ -49,8 +50,8 @@ func TestRestoreRefusals(t *testing.T) {
 		snap string
 		want error
 	}{
-		{"newer schema", strings.Replace(good, `"schema":1`, `"schema":2`, 1), ErrTooNew},
-		{"schema zero", strings.Replace(good, `"schema":1`, `"schema":0`, 1), ErrMalformed},
+		{"newer schema", strings.Replace(good, `"schema":2`, `"schema":3`, 1), ErrTooNew},
+		{"schema zero", strings.Replace(good, `"schema":2`, `"schema":0`, 1), ErrMalformed},
 		{"other format", strings.Replace(good, `"kedge-state"`, `"etcd"`, 1), ErrMalformed},
 		{"empty", "", ErrMalformed},
 		{"truncated", strings.Join(lines[:len(lines)-2], ""), ErrMalformed},
@@ -74,8 +75,8 @@ func TestRestoreRefusals(t *testing.T) {
 			}
 		})
 	}
-	err := New().Restore(io.NopCloser(strings.NewReader(strings.Replace(good, `"schema":1`, `"schema":7`, 1))))
-	if want := "snapshot schema v7 is newer than this agent (v1): upgrade kedge"; err == nil || err.Error() != want {
+	err := New().Restore(io.NopCloser(strings.NewReader(strings.Replace(good, `"schema":2`, `"schema":7`, 1))))
+	if want := "snapshot schema v7 is newer than this agent (v2): upgrade kedge"; err == nil || err.Error() != want {
 		t.Fatalf("got %v, want %q", err, want)
 	}
 }
@@ -173,6 +174,13 @@ func TestNoPrivateKeyInState(t *testing.T) {
 	add(DeleteAPIToken("a2"))
 	add(RevokeCert("s0", "n0", at))
 	add(RecordEvent("note", "cluster/c1", "hello", at))
+	add(PutObject(Object{Key: "deployment/default/web", Kind: "Deployment", Namespace: "default", Name: "web", UID: "u1", SpecHash: "h",
+		Manifest: json.RawMessage(`{"kind":"Deployment"}`)}, at))
+	add(PlanAllocs([]Alloc{{ID: "al1", NodeID: "n1", Namespace: "default", Name: "web-1", Owner: "deployment/default/web", Desired: AllocRun,
+		Pod: json.RawMessage(`{}`)}}, nil, at))
+	add(ReportAllocs("n1", map[string]AllocStatus{"al1": {Phase: "Running", Ready: true}}, at))
+	add(DeleteObject("deployment/default/web", at))
+	add(CollectAllocs([]string{"al1"}))
 	var types []string
 	for _, cmd := range cmds {
 		res := h.ok(cmd.b, cmd.err)
