@@ -335,7 +335,6 @@ func (v *View) AllocsOf(owner string) []Alloc { return rows[Alloc](v.txn, TableA
 // Alloc returns one allocation.
 func (v *View) Alloc(id string) (Alloc, bool) { return row[Alloc](v.txn, TableAllocs, "id", id) }
 
-
 // PutObject encodes object.put.
 func PutObject(o Object, at time.Time) ([]byte, error) {
 	return Encode(CmdObjectPut, ObjectPut{Object: o, At: at})
