@@ -210,3 +210,28 @@ func requireExactArgs(c *cli.Context, n int, what string) error {
 	}
 	return nil
 }
+
+// eachArg runs fn for each argument, printing the ones that worked.
+func eachArg(c *cli.Context, fn func(cl *api.Client, arg string) error) error {
+	if err := requireArgs(c, 1, "at least 1 argument"); err != nil {
+		return err
+	}
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	failed := 0
+	for _, a := range c.Args().Slice() {
+		if err := fn(cl, a); err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "kedge: %s: %v\n", a, err)
+			failed++
+			continue
+		}
+		fmt.Fprintln(c.App.Writer, a)
+	}
+	if failed > 0 {
+		return exitCode(ExitEngine)
+	}
+	return nil
+}

@@ -104,25 +104,5 @@ func networkListAction(c *cli.Context) error {
 }
 
 func networkRemoveAction(c *cli.Context) error {
-	if err := requireArgs(c, 1, "at least 1 argument"); err != nil {
-		return err
-	}
-	cl, err := newClient(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	failed := 0
-	for _, name := range c.Args().Slice() {
-		if err := cl.RemoveNetwork(c.Context, name); err != nil {
-			fmt.Fprintf(c.App.ErrWriter, "kedge: %s: %v\n", name, err)
-			failed++
-			continue
-		}
-		fmt.Fprintln(c.App.Writer, name)
-	}
-	if failed > 0 {
-		return exitCode(ExitEngine)
-	}
-	return nil
+	return eachArg(c, func(cl *api.Client, name string) error { return cl.RemoveNetwork(c.Context, name) })
 }

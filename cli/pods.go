@@ -123,25 +123,5 @@ func podListAction(c *cli.Context) error {
 }
 
 func podRemoveAction(c *cli.Context) error {
-	if err := requireArgs(c, 1, "at least 1 argument"); err != nil {
-		return err
-	}
-	cl, err := newClient(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	failed := 0
-	for _, ref := range c.Args().Slice() {
-		if err := cl.RemovePod(c.Context, ref, c.Bool("force")); err != nil {
-			fmt.Fprintf(c.App.ErrWriter, "kedge: %s: %v\n", ref, err)
-			failed++
-			continue
-		}
-		fmt.Fprintln(c.App.Writer, ref)
-	}
-	if failed > 0 {
-		return exitCode(ExitEngine)
-	}
-	return nil
+	return eachArg(c, func(cl *api.Client, ref string) error { return cl.RemovePod(c.Context, ref, c.Bool("force")) })
 }

@@ -125,27 +125,7 @@ func volumeInspectAction(c *cli.Context) error {
 }
 
 func volumeRemoveAction(c *cli.Context) error {
-	if err := requireArgs(c, 1, "at least 1 argument"); err != nil {
-		return err
-	}
-	cl, err := newClient(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	failed := 0
-	for _, name := range c.Args().Slice() {
-		if err := cl.RemoveVolume(c.Context, name, c.Bool("force")); err != nil {
-			fmt.Fprintf(c.App.ErrWriter, "kedge: %s: %v\n", name, err)
-			failed++
-			continue
-		}
-		fmt.Fprintln(c.App.Writer, name)
-	}
-	if failed > 0 {
-		return exitCode(ExitEngine)
-	}
-	return nil
+	return eachArg(c, func(cl *api.Client, name string) error { return cl.RemoveVolume(c.Context, name, c.Bool("force")) })
 }
 
 func volumePruneAction(c *cli.Context) error {
