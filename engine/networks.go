@@ -269,9 +269,13 @@ func (un *userNetwork) ensureDNS(e *Engine) {
 		return
 	}
 	ups, _ := dns.HostUpstreams()
+	var clients []netip.Prefix
+	if p, err := netip.ParsePrefix(un.rec.Subnet); err == nil {
+		clients = []netip.Prefix{p}
+	}
 	srv := dns.NewServer(dns.Options{
 		Listen: []string{net.JoinHostPort(un.rec.Gateway, "53")}, Lookup: un.names, Domains: []string{un.rec.Name},
-		Upstreams: ups, Logger: e.log.With("network", un.rec.Name),
+		Upstreams: ups, Logger: e.log.With("network", un.rec.Name), Clients: clients,
 	})
 	if err := srv.Start(e.ctx); err != nil {
 		e.log.Warn("network DNS responder not started: containers cannot resolve each other by name", "network", un.rec.Name, "err", err)

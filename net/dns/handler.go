@@ -22,6 +22,10 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		s.reply(w, r, failure(r, dns.RcodeRefused))
 		return
 	}
+	if !s.allowed(w.RemoteAddr()) {
+		s.reply(w, r, failure(r, dns.RcodeRefused))
+		return
+	}
 	s.mu.Lock()
 	ctx := s.ctx
 	s.mu.Unlock()
@@ -29,6 +33,27 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		ctx = context.Background()
 	}
 	s.reply(w, r, s.answer(ctx, r))
+}
+
+// allowed reports whether a query's source may be answered.
+func (s *Server) allowed(remote net.Addr) bool {
+	if len(s.opts.Clients) == 0 {
+		return true
+	}
+	var ip netip.Addr
+	switch a := remote.(type) {
+	case *net.UDPAddr:
+		ip, _ = netip.AddrFromSlice(a.IP)
+	case *net.TCPAddr:
+		ip, _ = netip.AddrFromSlice(a.IP)
+	}
+	ip = ip.Unmap()
+	for _, p := range s.opts.Clients {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // answer builds the response to r: local, NXDOMAIN, or forwarded.

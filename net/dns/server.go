@@ -56,6 +56,10 @@ type Options struct {
 	// MaxConcurrent caps queries in flight; the excess is REFUSED at once.
 	// Zero: DefaultMaxConcurrent.
 	MaxConcurrent int
+	// Clients, when set, are the only sources answered (the network's
+	// subnet): a container of another network that reaches the gateway's
+	// address gets REFUSED, so it cannot list this network's names.
+	Clients []netip.Prefix
 }
 
 // Server is one network's DNS responder. It is safe for concurrent use;

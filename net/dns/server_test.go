@@ -434,3 +434,29 @@ func BenchmarkLocalLookupUDP(b *testing.B) {
 		}
 	}
 }
+
+// Only the network's own clients are answered: another network's container
+// that reaches the gateway address is refused, for local and forwarded names.
+func TestClientsOutsideTheNetworkAreRefused(t *testing.T) {
+	up := startUpstream(t, "127.0.0.2", answerA("192.0.2.1"))
+	s := startServer(t, "127.0.0.3", Options{Lookup: netTable(), Upstreams: []string{up.addr},
+		Clients: []netip.Prefix{netip.MustParsePrefix("127.0.0.5/32")}})
+	ask := func(from, name string) int {
+		m := new(dns.Msg)
+		m.SetQuestion(dns.Fqdn(name), dns.TypeA)
+		c := &dns.Client{Net: "udp", Timeout: 5 * time.Second, Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(from)}}}
+		r, _, err := c.Exchange(m, s.Addrs()[0])
+		if err != nil {
+			t.Fatalf("query from %s: %v", from, err)
+		}
+		return r.Rcode
+	}
+	if rc := ask("127.0.0.5", "web"); rc != dns.RcodeSuccess {
+		t.Fatalf("a client of the network: %s", dns.RcodeToString[rc])
+	}
+	for _, name := range []string{"web", "example.com"} {
+		if rc := ask("127.0.0.6", name); rc != dns.RcodeRefused {
+			t.Fatalf("%s from outside the network: %s, want REFUSED", name, dns.RcodeToString[rc])
+		}
+	}
+}
