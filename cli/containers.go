@@ -135,11 +135,7 @@ func containerCommands() []*cli.Command {
 				if err != nil {
 					return err
 				}
-				ports := ct.Config.Ports // as configured; a running one shows the ports it got
-				if ct.NetworkSettings != nil && ct.State.Running {
-					ports = ct.NetworkSettings.Ports
-				}
-				for _, p := range ports {
+				for _, p := range publishedPorts(*ct) {
 					host := p.HostIP
 					if host == "" {
 						host = "0.0.0.0"
@@ -242,14 +238,14 @@ func printContainers(c *cli.Context, list []api.Container, now time.Time) {
 		return
 	}
 	tw := newTable(c.App.Writer)
-	fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES")
+	fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
 	for _, ct := range list {
 		id := ct.ID
 		if !noTrunc {
 			id = shortID(id)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", id, ct.Image, commandString(ct, noTrunc),
-			timeAgo(now, ct.Created), containerStatus(now, ct.State), ct.Name)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, ct.Image, commandString(ct, noTrunc),
+			timeAgo(now, ct.Created), containerStatus(now, ct.State), portsString(ct), ct.Name)
 	}
 	_ = tw.Flush()
 }
@@ -338,4 +334,24 @@ func firstOf(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// portsString is the PORTS column of ps, as Docker prints it:
+// "0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp".
+func portsString(ct api.Container) string {
+	var parts []string
+	for _, p := range publishedPorts(ct) {
+		host := firstOf(p.HostIP, "0.0.0.0")
+		parts = append(parts, fmt.Sprintf("%s:%d->%d/%s", host, p.HostPort, p.ContainerPort, firstOf(p.Protocol, "tcp")))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// publishedPorts are a container's ports as configured, or, while it runs,
+// the ones it got (free host ports resolved).
+func publishedPorts(ct api.Container) []api.PortBinding {
+	if ct.NetworkSettings != nil && ct.State.Running {
+		return ct.NetworkSettings.Ports
+	}
+	return ct.Config.Ports
 }
