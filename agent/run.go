@@ -67,6 +67,8 @@ func Start(ctx context.Context, cfg *Config) (*Agent, error) {
 	a := &Agent{cfg: cfg, log: log, engine: eng, cluster: cm, ln: ln}
 	a.api = web.New(eng, cfg.Version, log)
 	a.watch = a.api.EnableCluster(cm, a.startNodeListener, a.stopNodeListener)
+	a.api.EnableWorkloads(cm)
+	cm.RunPods(newPodRuntime(eng, cfg.DataDir))
 	if err := cm.Start(ctx); err != nil {
 		// The engine still serves; the cluster part reports the problem.
 		log.Error("cluster membership not resumed", "err", err)

@@ -150,3 +150,12 @@ type TokenCreateRequest struct {
 	Uses        int    `json:"uses,omitempty"`
 	Description string `json:"description,omitempty"`
 }
+
+// ApplyResult says what applying one object did, as kubectl prints it.
+type ApplyResult struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	// Action is "created", "configured" or "unchanged".
+	Action string `json:"action"`
+}

@@ -142,7 +142,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	app.Action = groupAction
 	var cmds [][]*cli.Command
 	cmds = append(cmds, containerCommands(), runCommands(), streamCommands(), imageCommands(),
-		volumeCommands(), networkCommands(), podCommands(), clusterCommands(), systemCommands(), agentCommands())
+		volumeCommands(), networkCommands(), podCommands(), clusterCommands(), workloadCommands(), systemCommands(), agentCommands())
 	for _, group := range cmds {
 		app.Commands = append(app.Commands, group...)
 	}

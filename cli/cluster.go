@@ -44,17 +44,19 @@ func clusterCommands() []*cli.Command {
 		},
 		nodes,
 		{
-			Name: "get", Usage: "List objects of a kind (nodes)", ArgsUsage: "KIND",
-			Flags: []cli.Flag{outputFlag()},
+			Name: "get", Usage: "List objects of a kind: nodes, pods, deployments, daemonsets, namespaces, configmaps, secrets, events", ArgsUsage: "KIND [NAME]",
+			Flags: append(namespaceFlags(), &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: formatTable, Usage: "table, wide, json or yaml"}),
 			Action: func(c *cli.Context) error {
-				if err := requireExactArgs(c, 1, "a kind"); err != nil {
-					return err
+				if c.NArg() < 1 || c.NArg() > 2 {
+					return usagef(c, "%q requires a kind and at most one name", c.Command.HelpName)
 				}
 				switch c.Args().First() {
 				case "nodes", "node", "no":
 					return nodesAction(c)
+				case "events", "event", "ev":
+					return clusterEventsAction(c)
 				}
-				return usagef(c, "unknown kind %q (known: nodes)", c.Args().First())
+				return getObjectsAction(c, c.Args().First())
 			},
 		},
 		{

@@ -43,9 +43,18 @@ type Manager struct {
 	// rejoins gossip repeatedly, as the others accept the new address only
 	// once they see the old one dead.
 	movedUntil time.Time
+	// runCtx is the running member's context (its loops end with it);
+	// podRuntime builds the engine side of the pod reconciler (RunPods).
+	runCtx     context.Context
+	podRuntime PodRuntimeFactory
 	client     *http.Client
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
+
+	// failMu guards lastFailure: the last scheduling failure reported per
+	// workload (the leader records an event when it changes).
+	failMu      sync.Mutex
+	lastFailure map[string]string
 
 	// changed is closed and replaced at each gossip change (the state has
 	// its own watch), so the status page wakes without polling.
@@ -63,7 +72,7 @@ func New(cfg Config) (*Manager, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cluster dir: %w", err)
 	}
-	return &Manager{cfg: cfg, log: cfg.Logger.With("subsystem", "cluster"), changed: make(chan struct{})}, nil
+	return &Manager{cfg: cfg, log: cfg.Logger.With("subsystem", "cluster"), changed: make(chan struct{}), lastFailure: map[string]string{}}, nil
 }
 
 // Start resumes membership after a restart; a standalone agent stays so.
@@ -173,7 +182,7 @@ func (m *Manager) startMember(ctx context.Context, ms *membership, bootstrap boo
 		return err
 	}
 	m.mu.Lock()
-	m.ms, m.identity, m.fsm, m.raft, m.gossip, m.ca, m.cancel = ms, id, fsm, rn, g, ca, cancel
+	m.ms, m.identity, m.fsm, m.raft, m.gossip, m.ca, m.cancel, m.runCtx = ms, id, fsm, rn, g, ca, cancel, runCtx
 	m.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: id.ClientTLS(nodeServerName), ForceAttemptHTTP2: true, IdleConnTimeout: time.Minute,
 	}}
@@ -186,6 +195,8 @@ func (m *Manager) startMember(ctx context.Context, ms *membership, bootstrap boo
 		jcancel()
 	}
 	m.goLoop(runCtx, m.leaderLoop)
+	m.goLoop(runCtx, m.controllerLoop)
+	m.startPods()
 	m.goLoop(runCtx, m.memberLoop)
 	return nil
 }

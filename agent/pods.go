@@ -1,0 +1,309 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"kedge/api"
+	"kedge/cluster"
+	"kedge/cluster/reconcile"
+	"kedge/engine"
+	"kedge/engine/image"
+)
+
+// Labels the pod runtime puts on the engine's pods and containers.
+const (
+	labelAlloc     = "kedge.io/alloc"
+	labelHash      = "kedge.io/hash"
+	labelContainer = "kedge.io/container"
+	labelPodName   = "kedge.io/pod"
+)
+
+// podRuntime runs the cluster's pods on this node's engine: each allocation
+// is an engine pod (shared network and IPC, the pod's host ports) with one
+// engine container per Kubernetes container, labelled with the alloc id.
+type podRuntime struct {
+	eng     *engine.Engine
+	lookup  func(allocID string) (cluster.RunnablePod, bool)
+	dataDir string // where configMap/secret volume files are written
+}
+
+var _ reconcile.Engine = (*podRuntime)(nil)
+
+func newPodRuntime(eng *engine.Engine, dataDir string) cluster.PodRuntimeFactory {
+	return func(lookup func(string) (cluster.RunnablePod, bool)) cluster.PodRuntime {
+		return &podRuntime{eng: eng, lookup: lookup, dataDir: filepath.Join(dataDir, "pods")}
+	}
+}
+
+// enginePodName names an allocation's engine pod: unique on the node.
+func enginePodName(allocID string) string { return "k-" + allocID[:16] }
+
+func containerName(allocID, name string) string { return "k-" + allocID[:16] + "-" + name }
+
+// ListPods reports the engine pods of allocations and their containers.
+func (p *podRuntime) ListPods(ctx context.Context) ([]reconcile.Actual, error) {
+	byAlloc := map[string]*reconcile.Actual{}
+	get := func(id string) *reconcile.Actual {
+		a := byAlloc[id]
+		if a == nil {
+			a = &reconcile.Actual{AllocID: id}
+			byAlloc[id] = a
+		}
+		return a
+	}
+	for _, pod := range p.eng.ListPods() {
+		if id := pod.Config.Labels[labelAlloc]; id != "" {
+			a := get(id)
+			a.SandboxExists, a.SpecHash = true, pod.Config.Labels[labelHash]
+		}
+	}
+	for _, c := range p.eng.List(true) {
+		id := c.Config.Labels[labelAlloc]
+		if id == "" {
+			continue
+		}
+		cs := reconcile.ContainerState{
+			Name: c.Config.Labels[labelContainer], ID: c.ID, Running: c.State.Running, ExitCode: c.State.ExitCode,
+			StartedAt: c.State.StartedAt, FinishedAt: c.State.FinishedAt, Restarts: c.RestartCount,
+		}
+		if h := c.State.Health; h != nil && h.Status != "starting" {
+			ok := h.Status == "healthy"
+			cs.Healthy = &ok
+		}
+		get(id).Containers = append(get(id).Containers, cs)
+	}
+	out := make([]reconcile.Actual, 0, len(byAlloc))
+	for _, a := range byAlloc {
+		out = append(out, *a)
+	}
+	return out, nil
+}
+
+// Apply performs one reconciler action on the engine.
+func (p *podRuntime) Apply(ctx context.Context, a reconcile.Action) error {
+	switch a.Kind {
+	case reconcile.EnsureImage:
+		return p.ensureImage(ctx, a.Image)
+	case reconcile.CreatePod:
+		return p.createPod(ctx, a.AllocID)
+	case reconcile.ReplacePod:
+		if err := p.removePod(ctx, a.AllocID); err != nil {
+			return err
+		}
+		return p.createPod(ctx, a.AllocID)
+	case reconcile.StartContainer:
+		if a.ContainerID != "" {
+			return p.eng.Start(ctx, a.ContainerID)
+		}
+		return p.startContainer(ctx, a.AllocID, a.Container)
+	case reconcile.RestartContainer:
+		return p.eng.Start(ctx, a.ContainerID)
+	case reconcile.KillContainer:
+		zero := 0
+		return p.eng.Stop(ctx, a.ContainerID, &zero)
+	case reconcile.StopPod:
+		for _, c := range p.containersOf(a.AllocID) {
+			if c.State.Running {
+				if err := p.eng.Stop(ctx, c.ID, nil); err != nil && !errors.Is(err, api.ErrNotFound) {
+					return err
+				}
+			}
+		}
+		return nil
+	case reconcile.RemovePod:
+		return p.removePod(ctx, a.AllocID)
+	}
+	return fmt.Errorf("unknown action %s", a.Kind)
+}
+
+func (p *podRuntime) containersOf(allocID string) []api.Container {
+	var out []api.Container
+	for _, c := range p.eng.List(true) {
+		if c.Config.Labels[labelAlloc] == allocID {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (p *podRuntime) ensureImage(ctx context.Context, ref string) error {
+	if _, err := p.eng.Images().Get(ref); err == nil {
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	if _, err := p.eng.Images().Pull(pctx, ref, image.PullOptions{}); err != nil {
+		return fmt.Errorf("pull %s: %w", ref, err)
+	}
+	return nil
+}
+
+func (p *podRuntime) createPod(ctx context.Context, allocID string) error {
+	rp, ok := p.lookup(allocID)
+	if !ok {
+		return fmt.Errorf("pod of alloc %s: unknown here", allocID)
+	}
+	spec := &rp.Pod.Spec
+	cfg := &api.PodConfig{
+		Name: enginePodName(allocID), Hostname: firstNonEmpty(spec.Hostname, rp.Name),
+		Labels: map[string]string{labelAlloc: allocID, labelHash: rp.Hash, labelPodName: rp.Namespace + "/" + rp.Name},
+	}
+	if spec.HostNetwork {
+		cfg.NetworkMode = "host"
+	} else {
+		for _, c := range spec.Containers {
+			for _, port := range c.Ports {
+				if port.HostPort > 0 {
+					cfg.Ports = append(cfg.Ports, api.PortBinding{HostIP: port.HostIP, HostPort: int(port.HostPort),
+						ContainerPort: int(port.ContainerPort), Protocol: strings.ToLower(firstNonEmpty(port.Protocol, "tcp"))})
+				}
+			}
+		}
+	}
+	_ = p.eng.RemovePod(ctx, cfg.Name, true) // a leftover of a crash
+	if _, err := p.eng.CreatePod(ctx, cfg); err != nil {
+		return fmt.Errorf("create pod %s/%s: %w", rp.Namespace, rp.Name, err)
+	}
+	return p.writeFiles(rp)
+}
+
+// writeFiles writes the pod's configMap and secret volumes.
+func (p *podRuntime) writeFiles(rp cluster.RunnablePod) error {
+	for vol, files := range rp.Files {
+		dir := filepath.Join(p.dataDir, rp.AllocID, vol)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		for name, data := range files {
+			path := filepath.Join(dir, filepath.Clean("/"+name))
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (p *podRuntime) startContainer(ctx context.Context, allocID, name string) error {
+	rp, ok := p.lookup(allocID)
+	if !ok {
+		return fmt.Errorf("pod of alloc %s: unknown here", allocID)
+	}
+	var spec *api.ContainerSpec
+	for _, list := range [][]api.ContainerSpec{rp.Pod.Spec.InitContainers, rp.Pod.Spec.Containers} {
+		for i := range list {
+			if list[i].Name == name {
+				spec = &list[i]
+			}
+		}
+	}
+	if spec == nil {
+		return fmt.Errorf("pod %s has no container %s", rp.Name, name)
+	}
+	pod := "pod:" + enginePodName(allocID)
+	cfg := &api.ContainerConfig{
+		Name: containerName(allocID, name), Image: spec.Image, Cmd: spec.Args, WorkingDir: spec.WorkingDir,
+		Env: rp.Env[name], NetworkMode: pod, IpcMode: pod, Tty: spec.TTY, OpenStdin: spec.Stdin,
+		Labels: map[string]string{labelAlloc: allocID, labelContainer: name, labelPodName: rp.Namespace + "/" + rp.Name},
+	}
+	if rp.Pod.Spec.HostNetwork {
+		cfg.NetworkMode = "host"
+	}
+	if spec.Command != nil {
+		cfg.Entrypoint = spec.Command
+	}
+	if lim := spec.Resources.Limits; lim != nil {
+		if q, ok := lim[api.ResourceMemory]; ok {
+			cfg.Resources.Memory = q.Value()
+		}
+		if q, ok := lim[api.ResourceCPU]; ok {
+			cfg.Resources.NanoCPUs = q.MilliValue() * 1_000_000
+		}
+	}
+	if sc := spec.SecurityContext; sc != nil {
+		cfg.Security.Privileged = sc.Privileged != nil && *sc.Privileged
+		cfg.Security.ReadOnlyRootfs = sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem
+		if sc.RunAsUser != nil {
+			cfg.User = fmt.Sprint(*sc.RunAsUser)
+			if sc.RunAsGroup != nil {
+				cfg.User += fmt.Sprintf(":%d", *sc.RunAsGroup)
+			}
+		}
+		if sc.Capabilities != nil {
+			cfg.Security.CapAdd, cfg.Security.CapDrop = sc.Capabilities.Add, sc.Capabilities.Drop
+		}
+	}
+	if pr := spec.LivenessProbe; pr != nil && pr.Exec != nil {
+		cfg.Healthcheck = &api.HealthConfig{Test: append([]string{"CMD"}, pr.Exec.Command...),
+			Interval: seconds(pr.PeriodSeconds, 10), Timeout: seconds(pr.TimeoutSeconds, 1),
+			StartPeriod: seconds(pr.InitialDelaySeconds, 0), Retries: int(max(pr.FailureThreshold, 1))}
+	}
+	for _, m := range spec.VolumeMounts {
+		mount, err := p.mountFor(rp, m)
+		if err != nil {
+			return err
+		}
+		cfg.Mounts = append(cfg.Mounts, mount)
+	}
+	_ = p.eng.Remove(ctx, cfg.Name, true, false) // a leftover of a crash
+	created, err := p.eng.Create(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("create container %s of %s/%s: %w", name, rp.Namespace, rp.Name, err)
+	}
+	return p.eng.Start(ctx, created.ID)
+}
+
+func seconds(v, def int32) time.Duration {
+	if v <= 0 {
+		v = def
+	}
+	return time.Duration(v) * time.Second
+}
+
+// mountFor turns a volume mount of the pod into an engine mount.
+func (p *podRuntime) mountFor(rp cluster.RunnablePod, m api.VolumeMount) (api.Mount, error) {
+	for _, v := range rp.Pod.Spec.Volumes {
+		if v.Name != m.Name {
+			continue
+		}
+		switch {
+		case v.HostPath != nil:
+			return api.Mount{Type: "bind", Source: filepath.Join(v.HostPath.Path, m.SubPath), Target: m.MountPath, ReadOnly: m.ReadOnly}, nil
+		case v.EmptyDir != nil:
+			if v.EmptyDir.Medium == "Memory" {
+				return api.Mount{Type: "tmpfs", Target: m.MountPath}, nil
+			}
+			dir := filepath.Join(p.dataDir, rp.AllocID, "empty", v.Name)
+			if err := os.MkdirAll(dir, 0o777); err != nil {
+				return api.Mount{}, err
+			}
+			return api.Mount{Type: "bind", Source: filepath.Join(dir, m.SubPath), Target: m.MountPath, ReadOnly: m.ReadOnly}, nil
+		case v.ConfigMap != nil || v.Secret != nil:
+			dir := filepath.Join(p.dataDir, rp.AllocID, v.Name)
+			return api.Mount{Type: "bind", Source: filepath.Join(dir, m.SubPath), Target: m.MountPath, ReadOnly: true}, nil
+		}
+		return api.Mount{}, fmt.Errorf("volume %s: unsupported kind", v.Name)
+	}
+	return api.Mount{}, fmt.Errorf("volume mount %s: no such volume in the pod", m.Name)
+}
+
+func (p *podRuntime) removePod(ctx context.Context, allocID string) error {
+	for _, c := range p.containersOf(allocID) {
+		if err := p.eng.Remove(ctx, c.ID, true, true); err != nil && !errors.Is(err, api.ErrNotFound) {
+			return err
+		}
+	}
+	if err := p.eng.RemovePod(ctx, enginePodName(allocID), true); err != nil && !errors.Is(err, api.ErrNotFound) {
+		return err
+	}
+	return os.RemoveAll(filepath.Join(p.dataDir, allocID))
+}

@@ -1,0 +1,172 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"kedge/api"
+	"kedge/internal/testimage"
+)
+
+const deploymentYAML = `
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: httpd
+        image: busybox:test
+        command: ["sh", "-c", "echo $GREETING > /index.html && exec httpd -f -p 8080 -h /"]
+        env:
+        - name: GREETING
+          valueFrom:
+            configMapKeyRef: {name: web-config, key: greeting}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web-config
+data:
+  greeting: hello-from-a-configmap
+`
+
+// pods lists the cluster's pods as a node sees them.
+func pods(t *testing.T, n *testNode) []api.ClusterPod {
+	t.Helper()
+	raws, err := n.client.GetObjects(context.Background(), "pods", "", "")
+	if err != nil {
+		return nil
+	}
+	var out []api.ClusterPod
+	for _, r := range raws {
+		var p api.ClusterPod
+		if json.Unmarshal(r, &p) == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// runningOn counts, per node name, the ready pods.
+func readyByNode(ps []api.ClusterPod) map[string]int {
+	out := map[string]int{}
+	for _, p := range ps {
+		if p.Status.Phase == api.PodRunning && len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].Ready {
+			out[p.Status.NodeName]++
+		}
+	}
+	return out
+}
+
+// A Deployment applied on any node runs its replicas spread over the
+// nodes, with its ConfigMap in their environment; when a node is lost its
+// replica is replaced elsewhere; when the node comes back its stale copy
+// stops, so no duplicate outlives the overlap.
+func TestDeploymentSpreadsAndMovesOffALostNode(t *testing.T) {
+	needRoot(t)
+	nodes := []*testNode{startNode(t, "w1", "127.0.0.71", ""), startNode(t, "w2", "127.0.0.72", ""), startNode(t, "w3", "127.0.0.73", "")}
+	for _, n := range nodes {
+		testimage.BusyboxInto(t, n.agent.Engine().Images(), "busybox:test", nil)
+	}
+	formCluster(t, nodes...)
+	ctx := context.Background()
+	res, err := nodes[1].client.ApplyManifests(ctx, []byte(deploymentYAML), "web.yaml")
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if len(res) != 2 || res[0].Action != "created" {
+		t.Fatalf("apply results: %+v", res)
+	}
+	waitUntil(t, "three ready replicas, one per node", 60*time.Second, func() bool {
+		by := readyByNode(pods(t, nodes[0]))
+		return len(by) == 3 && by["w1"] == 1 && by["w2"] == 1 && by["w3"] == 1
+	})
+	// The ConfigMap reached the container's environment.
+	for _, c := range nodes[0].agent.Engine().List(false) {
+		if c.Config.Labels[labelContainer] != "httpd" {
+			continue
+		}
+		code, out := execIn(t, nodes[0], c.ID, "cat", "/index.html")
+		if code != 0 || strings.TrimSpace(out) != "hello-from-a-configmap" {
+			t.Fatalf("the pod's page: %d %q", code, out)
+		}
+	}
+	// Applying the same file again changes nothing.
+	if res, err := nodes[2].client.ApplyManifests(ctx, []byte(deploymentYAML), "web.yaml"); err != nil || res[0].Action != "unchanged" {
+		t.Fatalf("re-apply: %+v %v", res, err)
+	}
+
+	// Lose w3: its agent stops (its container keeps running, cut off).
+	lost := nodes[2]
+	if leaderOf(t, nodes) == lost {
+		lost = nodes[1]
+	}
+	lost.stop()
+	var alive *testNode
+	for _, n := range nodes {
+		if n != lost {
+			alive = n
+			break
+		}
+	}
+	waitUntil(t, "the lost node's replica replaced on the others", 30*time.Second, func() bool {
+		by := readyByNode(pods(t, alive))
+		total := 0
+		for node, n := range by {
+			if node == lost.name {
+				return false
+			}
+			total += n
+		}
+		return total == 3
+	})
+	lost.start()
+	waitUntil(t, "the returning node to stop its stale copy", 30*time.Second, func() bool {
+		for _, c := range lost.agent.Engine().List(false) {
+			if c.Config.Labels[labelAlloc] != "" {
+				return false
+			}
+		}
+		return true
+	})
+	if err := nodes[0].client.DeleteObject(ctx, "deployment", "default", "web"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "every pod gone after the delete", 30*time.Second, func() bool {
+		for _, n := range nodes {
+			for _, c := range n.agent.Engine().List(true) {
+				if c.Config.Labels[labelAlloc] != "" {
+					return false
+				}
+			}
+		}
+		return len(pods(t, nodes[0])) == 0
+	})
+}
+
+// execIn runs a command in a container through the engine.
+func execIn(t *testing.T, n *testNode, id string, cmd ...string) (int, string) {
+	t.Helper()
+	st, err := n.client.Exec(context.Background(), id, &api.ExecConfig{Cmd: cmd})
+	if err != nil {
+		t.Fatalf("exec: %v", err)
+	}
+	defer st.Close()
+	var out strings.Builder
+	exit, err := st.Copy(&out, &out)
+	if err != nil || exit == nil {
+		t.Fatalf("exec: %v", err)
+	}
+	return exit.ExitCode, out.String()
+}

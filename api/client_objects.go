@@ -1,0 +1,47 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// ApplyManifests applies a manifest file (YAML or JSON, several documents);
+// source names it in errors.
+func (c *Client) ApplyManifests(ctx context.Context, data []byte, source string) ([]ApplyResult, error) {
+	resp, err := c.send(ctx, http.MethodPost, "/objects", url.Values{"source": {source}}, bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out []ApplyResult
+	return out, json.NewDecoder(resp.Body).Decode(&out)
+}
+
+// GetObjects lists objects of a kind (pods, deployments ...) in a namespace
+// ("" for all), or the one named.
+func (c *Client) GetObjects(ctx context.Context, kind, namespace, name string) ([]json.RawMessage, error) {
+	var out []json.RawMessage
+	q := url.Values{}
+	if namespace != "" {
+		q.Set("namespace", namespace)
+	}
+	if name != "" {
+		q.Set("name", name)
+	}
+	return out, c.do(ctx, http.MethodGet, "/objects/"+url.PathEscape(kind), q, nil, &out)
+}
+
+// DeleteObject deletes an object.
+func (c *Client) DeleteObject(ctx context.Context, kind, namespace, name string) error {
+	return c.do(ctx, http.MethodDelete, "/objects/"+url.PathEscape(kind)+"/"+url.PathEscape(namespace)+"/"+url.PathEscape(name), nil, nil, nil)
+}
+
+// Scale sets a Deployment's replicas.
+func (c *Client) Scale(ctx context.Context, namespace, name string, replicas int32) error {
+	return c.do(ctx, http.MethodPost, "/objects/deployment/"+url.PathEscape(namespace)+"/"+url.PathEscape(name)+"/scale",
+		url.Values{"replicas": {strconv.Itoa(int(replicas))}}, nil, nil)
+}

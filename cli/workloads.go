@@ -1,0 +1,315 @@
+package cli
+
+// Workload commands, kubectl-shaped: apply, get KIND, delete, scale.
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"sigs.k8s.io/yaml"
+
+	"kedge/api"
+)
+
+func namespaceFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: api.DefaultNamespace, Usage: "the namespace"},
+		&cli.BoolFlag{Name: "all-namespaces", Aliases: []string{"A"}, Usage: "every namespace"},
+	}
+}
+
+func workloadCommands() []*cli.Command {
+	return []*cli.Command{
+		{
+			Name: "apply", Usage: "Create or update objects from manifests (Kubernetes YAML)",
+			Flags:  []cli.Flag{&cli.StringSliceFlag{Name: "filename", Aliases: []string{"f"}, Usage: "a file, a directory of .yaml/.yml/.json files, or - for stdin"}},
+			Action: applyAction,
+		},
+		{
+			Name: "delete", Usage: "Delete objects: KIND NAME, or those of manifests (-f)", ArgsUsage: "[KIND NAME]",
+			Flags:  append(namespaceFlags()[:1], &cli.StringSliceFlag{Name: "filename", Aliases: []string{"f"}, Usage: "delete the objects of these manifests"}),
+			Action: deleteAction,
+		},
+		{
+			Name: "scale", Usage: "Set a Deployment's replicas", ArgsUsage: "deployment NAME | deployment/NAME",
+			Flags:  append(namespaceFlags()[:1], &cli.IntFlag{Name: "replicas", Value: -1, Usage: "the number of pods (required)"}),
+			Action: scaleAction,
+		},
+	}
+}
+
+// readManifests reads -f arguments: files, directories (their .yaml, .yml
+// and .json files, in name order) and - (stdin).
+func readManifests(c *cli.Context) ([][2]string, error) {
+	var out [][2]string // source, content
+	for _, f := range c.StringSlice("filename") {
+		if f == "-" {
+			b, err := io.ReadAll(c.App.Reader)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, [2]string{"stdin", string(b)})
+			continue
+		}
+		fi, err := os.Stat(f)
+		if err != nil {
+			return nil, err
+		}
+		files := []string{f}
+		if fi.IsDir() {
+			files = nil
+			entries, err := os.ReadDir(f)
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range entries {
+				if ext := filepath.Ext(e.Name()); !e.IsDir() && (ext == ".yaml" || ext == ".yml" || ext == ".json") {
+					files = append(files, filepath.Join(f, e.Name()))
+				}
+			}
+			sort.Strings(files)
+		}
+		for _, p := range files {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, [2]string{p, string(b)})
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no manifests: give -f FILE|DIR|-: %w", api.ErrInvalid)
+	}
+	return out, nil
+}
+
+func applyAction(c *cli.Context) error {
+	files, err := readManifests(c)
+	if err != nil {
+		return err
+	}
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for _, f := range files {
+		res, err := cl.ApplyManifests(c.Context, []byte(f[1]), f[0])
+		if err != nil {
+			return fmt.Errorf("apply %s: %w", f[0], err)
+		}
+		for _, r := range res {
+			fmt.Fprintf(c.App.Writer, "%s/%s %s\n", strings.ToLower(r.Kind), r.Name, r.Action)
+		}
+	}
+	return nil
+}
+
+func deleteAction(c *cli.Context) error {
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if len(c.StringSlice("filename")) > 0 {
+		files, err := readManifests(c)
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			objs, err := api.DecodeManifests([]byte(f[1]), f[0])
+			if err != nil {
+				return err
+			}
+			for _, o := range objs {
+				o.Default()
+				meta := o.GetObjectMeta()
+				if err := cl.DeleteObject(c.Context, o.GetKind(), meta.Namespace, meta.Name); err != nil {
+					fmt.Fprintf(c.App.ErrWriter, "kedge: %s/%s: %v\n", strings.ToLower(o.GetKind()), meta.Name, err)
+					continue
+				}
+				fmt.Fprintf(c.App.Writer, "%s/%s deleted\n", strings.ToLower(o.GetKind()), meta.Name)
+			}
+		}
+		return nil
+	}
+	kind, name, err := kindAndName(c)
+	if err != nil {
+		return err
+	}
+	if err := cl.DeleteObject(c.Context, kind, c.String("namespace"), name); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "%s/%s deleted\n", kind, name)
+	return nil
+}
+
+// kindAndName reads "KIND NAME" or "KIND/NAME".
+func kindAndName(c *cli.Context) (string, string, error) {
+	args := c.Args().Slice()
+	if len(args) == 1 {
+		if k, n, ok := strings.Cut(args[0], "/"); ok {
+			return k, n, nil
+		}
+	}
+	if len(args) != 2 {
+		return "", "", usagef(c, "%q requires KIND NAME (or KIND/NAME)", c.Command.HelpName)
+	}
+	return args[0], args[1], nil
+}
+
+func scaleAction(c *cli.Context) error {
+	kind, name, err := kindAndName(c)
+	if err != nil {
+		return err
+	}
+	if k := strings.ToLower(kind); k != "deployment" && k != "deploy" && k != "deployments" {
+		return usagef(c, "only deployments scale (a DaemonSet runs one pod per node)")
+	}
+	if c.Int("replicas") < 0 {
+		return usagef(c, "--replicas N is required")
+	}
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := cl.Scale(c.Context, c.String("namespace"), name, int32(c.Int("replicas"))); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "deployment/%s scaled\n", name)
+	return nil
+}
+
+// getObjectsAction is `get KIND [NAME]` for workload kinds.
+func getObjectsAction(c *cli.Context, kind string) error {
+	name := c.Args().Get(1)
+	ns := c.String("namespace")
+	if c.Bool("all-namespaces") {
+		ns = ""
+	}
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	list, err := cl.GetObjects(c.Context, kind, ns, name)
+	if err != nil {
+		return err
+	}
+	switch c.String("output") {
+	case "json":
+		return writeJSON(c.App.Writer, list)
+	case "yaml":
+		for i, raw := range list {
+			y, err := yaml.JSONToYAML(raw)
+			if err != nil {
+				return err
+			}
+			if i > 0 {
+				fmt.Fprintln(c.App.Writer, "---")
+			}
+			c.App.Writer.Write(y)
+		}
+		return nil
+	case "", "wide", "table":
+	default:
+		return usagef(c, "-o %q: want wide, json or yaml", c.String("output"))
+	}
+	wide := c.String("output") == "wide"
+	now := time.Now()
+	tw := newTable(c.App.Writer)
+	nsCol := func(md api.ObjectMeta) string {
+		if ns == "" {
+			return md.Namespace + "\t"
+		}
+		return ""
+	}
+	head := ""
+	if ns == "" {
+		head = "NAMESPACE\t"
+	}
+	switch strings.ToLower(kind) {
+	case "pod", "pods", "po":
+		fmt.Fprint(tw, head+"NAME\tREADY\tSTATUS\tRESTARTS\tAGE")
+		if wide {
+			fmt.Fprint(tw, "\tIP\tNODE")
+		}
+		fmt.Fprintln(tw)
+		for _, raw := range list {
+			var p api.ClusterPod
+			if json.Unmarshal(raw, &p) != nil {
+				continue
+			}
+			ready, restarts := 0, int32(0)
+			for _, cs := range p.Status.ContainerStatuses {
+				if cs.Ready {
+					ready++
+				}
+				restarts += cs.RestartCount
+			}
+			fmt.Fprintf(tw, "%s%s\t%d/%d\t%s\t%d\t%s", nsCol(p.ObjectMeta), p.Name, ready, len(p.Spec.Containers), p.Status.Phase, restarts,
+				humanDuration(now.Sub(p.CreationTimestamp)))
+			if wide {
+				fmt.Fprintf(tw, "\t%s\t%s", firstOf(p.Status.PodIP, "<none>"), p.Status.NodeName)
+			}
+			fmt.Fprintln(tw)
+		}
+	case "deployment", "deployments", "deploy":
+		fmt.Fprintln(tw, head+"NAME\tREADY\tUP-TO-DATE\tAVAILABLE\tAGE")
+		for _, raw := range list {
+			var d api.Deployment
+			if json.Unmarshal(raw, &d) != nil {
+				continue
+			}
+			want := int32(1)
+			if d.Spec.Replicas != nil {
+				want = *d.Spec.Replicas
+			}
+			fmt.Fprintf(tw, "%s%s\t%d/%d\t%d\t%d\t%s\n", nsCol(d.ObjectMeta), d.Name, d.Status.ReadyReplicas, want, d.Status.UpdatedReplicas,
+				d.Status.AvailableReplicas, humanDuration(now.Sub(d.CreationTimestamp)))
+		}
+	default:
+		fmt.Fprintln(tw, head+"NAME\tAGE")
+		for _, raw := range list {
+			var o struct {
+				Metadata api.ObjectMeta `json:"metadata"`
+			}
+			if json.Unmarshal(raw, &o) != nil {
+				continue
+			}
+			fmt.Fprintf(tw, "%s%s\t%s\n", nsCol(o.Metadata), o.Metadata.Name, humanDuration(now.Sub(o.Metadata.CreationTimestamp)))
+		}
+	}
+	return tw.Flush()
+}
+
+// clusterEventsAction is `get events`: the cluster's event log.
+func clusterEventsAction(c *cli.Context) error {
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	evs, err := cl.ClusterEvents(c.Context, 0)
+	if err != nil {
+		return err
+	}
+	if c.String("output") == "json" {
+		return writeJSON(c.App.Writer, evs)
+	}
+	now := time.Now()
+	tw := newTable(c.App.Writer)
+	fmt.Fprintln(tw, "AGE\tKIND\tOBJECT\tMESSAGE")
+	for _, e := range evs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", humanDuration(now.Sub(e.Time)), e.Kind, e.Object, e.Message)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,282 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"kedge/api"
+	"kedge/cluster/state"
+)
+
+// Objects: what `kedge apply`, `get`, `delete` and `scale` read and write.
+// Objects are stored as their manifests; their status is computed from the
+// allocations when read.
+
+// objectKey is an object's key in the state: kind/namespace/name.
+func objectKey(kind, namespace, name string) string {
+	if kind == api.KindNamespace {
+		namespace = ""
+	}
+	return strings.ToLower(kind) + "/" + namespace + "/" + name
+}
+
+// specHash stands for an object minus what Kedge sets in its metadata: a
+// change bumps the generation (and rolls the pods of a changed template).
+func specHash(obj api.Object) (string, []byte, error) {
+	meta := obj.GetObjectMeta()
+	saved := *meta
+	meta.UID, meta.Generation, meta.ResourceVersion, meta.CreationTimestamp = "", 0, 0, time.Time{}
+	raw, err := json.Marshal(obj)
+	*meta = saved
+	if err != nil {
+		return "", nil, err
+	}
+	return hashBytes(raw), raw, nil
+}
+
+// ApplyObjects creates or updates objects (Namespaces first), after
+// defaulting and validating all of them: one invalid object applies none.
+func (m *Manager) ApplyObjects(ctx context.Context, objs []api.Object) ([]api.ApplyResult, error) {
+	_, _, fsm, err := m.member()
+	if err != nil {
+		return nil, err
+	}
+	var problems []string
+	for _, o := range objs {
+		o.Default()
+		if err := o.Validate(); err != nil {
+			meta := o.GetObjectMeta()
+			problems = append(problems, fmt.Sprintf("%s %s: %v", o.GetKind(), meta.Name, err))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%s: %w", strings.Join(problems, "; "), api.ErrInvalid)
+	}
+	sort.SliceStable(objs, func(i, j int) bool {
+		return objs[i].GetKind() == api.KindNamespace && objs[j].GetKind() != api.KindNamespace
+	})
+	view := fsm.State()
+	known := map[string]bool{api.DefaultNamespace: true}
+	for _, o := range view.Objects("namespace") {
+		known[o.Name] = true
+	}
+	var out []api.ApplyResult
+	for _, o := range objs {
+		meta := o.GetObjectMeta()
+		kind := o.GetKind()
+		if kind == api.KindNamespace {
+			known[meta.Name] = true
+		} else if !known[meta.Namespace] {
+			return out, fmt.Errorf("%s %s: namespace %q does not exist (apply a Namespace first): %w", kind, meta.Name, meta.Namespace, api.ErrNotFound)
+		}
+		key := objectKey(kind, meta.Namespace, meta.Name)
+		hash, raw, err := specHash(o)
+		if err != nil {
+			return out, err
+		}
+		res := api.ApplyResult{Kind: kind, Namespace: meta.Namespace, Name: meta.Name, Action: "created"}
+		if prev, ok := view.Object(key); ok {
+			res.Action = "configured"
+			if prev.SpecHash == hash {
+				res.Action = "unchanged"
+				out = append(out, res)
+				continue
+			}
+		}
+		cmd, err := state.PutObject(state.Object{Key: key, Kind: kind, Namespace: meta.Namespace, Name: meta.Name,
+			UID: newID() + newID(), SpecHash: hash, Manifest: raw}, time.Now().UTC())
+		if err != nil {
+			return out, fmt.Errorf("%s %s: %v: %w", kind, meta.Name, err, api.ErrInvalid)
+		}
+		if _, err := m.apply(ctx, cmd); err != nil {
+			return out, fmt.Errorf("%s %s: %w", kind, meta.Name, err)
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// DeleteObject deletes an object; the pods it owns stop.
+func (m *Manager) DeleteObject(ctx context.Context, kind, namespace, name string) error {
+	if _, _, _, err := m.member(); err != nil {
+		return err
+	}
+	kind = canonicalKind(kind)
+	if kind == "" {
+		return fmt.Errorf("unknown kind: %w", api.ErrInvalid)
+	}
+	if namespace == "" {
+		namespace = api.DefaultNamespace
+	}
+	cmd, err := state.DeleteObject(objectKey(kind, namespace, name), time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	if _, err := m.apply(ctx, cmd); err != nil {
+		return fmt.Errorf("%s %s: %w", kind, name, err)
+	}
+	return nil
+}
+
+// Scale sets a Deployment's replicas.
+func (m *Manager) Scale(ctx context.Context, namespace, name string, replicas int32) error {
+	_, _, fsm, err := m.member()
+	if err != nil {
+		return err
+	}
+	if replicas < 0 {
+		return fmt.Errorf("replicas %d: must not be negative: %w", replicas, api.ErrInvalid)
+	}
+	if namespace == "" {
+		namespace = api.DefaultNamespace
+	}
+	o, ok := fsm.State().Object(objectKey(api.KindDeployment, namespace, name))
+	if !ok {
+		return fmt.Errorf("deployment %s/%s: %w", namespace, name, api.ErrNotFound)
+	}
+	var d api.Deployment
+	if err := json.Unmarshal(o.Manifest, &d); err != nil {
+		return err
+	}
+	d.Spec.Replicas = &replicas
+	_, err = m.ApplyObjects(ctx, []api.Object{&d})
+	return err
+}
+
+// canonicalKind maps what users type (deploy, pods, ds) to a kind.
+func canonicalKind(s string) string {
+	switch strings.ToLower(s) {
+	case "deployment", "deployments", "deploy":
+		return api.KindDeployment
+	case "daemonset", "daemonsets", "ds":
+		return api.KindDaemonSet
+	case "pod", "pods", "po":
+		return api.KindPod
+	case "namespace", "namespaces", "ns":
+		return api.KindNamespace
+	case "configmap", "configmaps", "cm":
+		return api.KindConfigMap
+	case "secret", "secrets":
+		return api.KindSecret
+	case "resourcequota", "resourcequotas", "quota":
+		return api.KindResourceQuota
+	}
+	return ""
+}
+
+// GetObjects lists the objects of a kind in a namespace ("" for all), or
+// one by name; Pods are the allocations (a Deployment's pods included),
+// with the status their nodes report. Secrets come without their data.
+func (m *Manager) GetObjects(ctx context.Context, kind, namespace, name string) ([]json.RawMessage, error) {
+	_, _, fsm, err := m.member()
+	if err != nil {
+		return nil, err
+	}
+	kind = canonicalKind(kind)
+	if kind == "" {
+		return nil, fmt.Errorf("unknown kind (known: pods, deployments, daemonsets, namespaces, configmaps, secrets, resourcequotas): %w", api.ErrInvalid)
+	}
+	view := fsm.State()
+	var out []json.RawMessage
+	add := func(v any) {
+		if b, err := json.Marshal(v); err == nil {
+			out = append(out, b)
+		}
+	}
+	match := func(ns, n string) bool {
+		return (namespace == "" || ns == namespace || kind == api.KindNamespace) && (name == "" || n == name)
+	}
+	if kind == api.KindPod {
+		for _, a := range view.Allocs() {
+			if a.Desired == state.AllocRun && match(a.Namespace, a.Name) {
+				add(m.podOf(view, a))
+			}
+		}
+	} else {
+		for _, o := range view.Objects(strings.ToLower(kind)) {
+			if !match(o.Namespace, o.Name) {
+				continue
+			}
+			switch kind {
+			case api.KindDeployment:
+				var d api.Deployment
+				if json.Unmarshal(o.Manifest, &d) == nil {
+					d.ObjectMeta.UID, d.Generation, d.CreationTimestamp = o.UID, o.Generation, o.CreatedAt
+					d.Status = deploymentStatus(view, o, &d)
+					add(&d)
+				}
+			case api.KindSecret:
+				var s api.Secret
+				if json.Unmarshal(o.Manifest, &s) == nil {
+					for k := range s.Data {
+						s.Data[k] = nil
+					}
+					s.StringData = nil
+					s.ObjectMeta.UID, s.CreationTimestamp = o.UID, o.CreatedAt
+					add(&s)
+				}
+			default:
+				var raw map[string]any
+				if json.Unmarshal(o.Manifest, &raw) == nil {
+					if md, ok := raw["metadata"].(map[string]any); ok {
+						md["uid"], md["generation"], md["creationTimestamp"] = o.UID, o.Generation, o.CreatedAt
+					}
+					add(raw)
+				}
+			}
+		}
+	}
+	if name != "" && len(out) == 0 {
+		return nil, fmt.Errorf("%s %q not found: %w", strings.ToLower(kind), name, api.ErrNotFound)
+	}
+	return out, nil
+}
+
+// podOf is an allocation as a Pod with its status.
+func (m *Manager) podOf(view *state.View, a state.Alloc) *api.ClusterPod {
+	var p api.ClusterPod
+	_ = json.Unmarshal(a.Pod, &p)
+	p.UID, p.CreationTimestamp = a.ID, a.CreatedAt
+	node := a.NodeID
+	if n, ok := view.Node(a.NodeID); ok {
+		node = n.Name
+		p.Status.HostIP = hostOf(n.Addr.API)
+	}
+	p.Status.NodeName, p.Status.Phase, p.Status.PodIP, p.Status.Message = node, a.Status.Phase, a.Status.PodIP, a.Status.Message
+	ready := api.ConditionFalse
+	if a.Status.Ready {
+		ready = api.ConditionTrue
+	}
+	p.Status.Conditions = []api.PodCondition{{Type: api.PodScheduled, Status: api.ConditionTrue}, {Type: api.PodReady, Status: ready}}
+	for _, c := range p.Spec.Containers {
+		p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, api.ContainerStatus{Name: c.Name, Image: c.Image, Ready: a.Status.Ready,
+			RestartCount: int32(a.Status.Restarts)})
+	}
+	return &p
+}
+
+func deploymentStatus(view *state.View, o state.Object, d *api.Deployment) api.DeploymentStatus {
+	rev := revision(&d.Spec.Template)
+	st := api.DeploymentStatus{ObservedGeneration: o.Generation}
+	for _, a := range view.AllocsOf(o.Key) {
+		if a.Desired != state.AllocRun {
+			continue
+		}
+		st.Replicas++
+		if a.Revision == rev {
+			st.UpdatedReplicas++
+		}
+		if a.Status.Ready {
+			st.ReadyReplicas++
+		}
+	}
+	st.AvailableReplicas = st.ReadyReplicas
+	if d.Spec.Replicas != nil {
+		st.UnavailableReplicas = max(0, *d.Spec.Replicas-st.AvailableReplicas)
+	}
+	return st
+}
