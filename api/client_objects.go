@@ -40,6 +40,11 @@ func (c *Client) DeleteObject(ctx context.Context, kind, namespace, name string)
 	return c.do(ctx, http.MethodDelete, "/objects/"+url.PathEscape(kind)+"/"+url.PathEscape(namespace)+"/"+url.PathEscape(name), nil, nil, nil)
 }
 
+// NodeAction cordons, uncordons or drains a node (action is one of those).
+func (c *Client) NodeAction(ctx context.Context, node, action string) error {
+	return c.do(ctx, http.MethodPost, "/cluster/nodes/"+url.PathEscape(node)+"/"+action, nil, nil, nil)
+}
+
 // Scale sets a Deployment's replicas.
 func (c *Client) Scale(ctx context.Context, namespace, name string, replicas int32) error {
 	return c.do(ctx, http.MethodPost, "/objects/deployment/"+url.PathEscape(namespace)+"/"+url.PathEscape(name)+"/scale",
