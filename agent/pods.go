@@ -218,6 +218,11 @@ func (p *podRuntime) startContainer(ctx context.Context, allocID, name string) e
 	if rp.Pod.Spec.HostNetwork {
 		cfg.NetworkMode = "host"
 	}
+	grace := 30 // Kubernetes' default termination grace period
+	if g := rp.Pod.Spec.TerminationGracePeriodSeconds; g != nil {
+		grace = int(*g)
+	}
+	cfg.StopTimeout = &grace
 	if spec.Command != nil {
 		cfg.Entrypoint = spec.Command
 	}

@@ -24,6 +24,7 @@ spec:
     metadata:
       labels: {app: web}
     spec:
+      terminationGracePeriodSeconds: 1
       containers:
       - name: httpd
         image: busybox:test
@@ -88,10 +89,11 @@ func TestDeploymentSpreadsAndMovesOffALostNode(t *testing.T) {
 	if len(res) != 2 || res[0].Action != "created" {
 		t.Fatalf("apply results: %+v", res)
 	}
-	waitUntil(t, "three ready replicas, one per node", 60*time.Second, func() bool {
+	d1 := waitUntil(t, "three ready replicas, one per node", 60*time.Second, func() bool {
 		by := readyByNode(pods(t, nodes[0]))
 		return len(by) == 3 && by["w1"] == 1 && by["w2"] == 1 && by["w3"] == 1
 	})
+	t.Logf("apply until three replicas ready: %v", d1)
 	// The ConfigMap reached the container's environment.
 	for _, c := range nodes[0].agent.Engine().List(false) {
 		if c.Config.Labels[labelContainer] != "httpd" {
@@ -120,7 +122,7 @@ func TestDeploymentSpreadsAndMovesOffALostNode(t *testing.T) {
 			break
 		}
 	}
-	waitUntil(t, "the lost node's replica replaced on the others", 30*time.Second, func() bool {
+	d2 := waitUntil(t, "the lost node's replica replaced on the others", 30*time.Second, func() bool {
 		by := readyByNode(pods(t, alive))
 		total := 0
 		for node, n := range by {
@@ -131,6 +133,7 @@ func TestDeploymentSpreadsAndMovesOffALostNode(t *testing.T) {
 		}
 		return total == 3
 	})
+	t.Logf("node lost until its replica runs elsewhere: %v", d2)
 	lost.start()
 	waitUntil(t, "the returning node to stop its stale copy", 30*time.Second, func() bool {
 		for _, c := range lost.agent.Engine().List(false) {
@@ -140,6 +143,18 @@ func TestDeploymentSpreadsAndMovesOffALostNode(t *testing.T) {
 		}
 		return true
 	})
+	// Drain a node: its replica moves, and new pods avoid it while cordoned.
+	drained := nodes[0]
+	if err := nodes[1].client.NodeAction(ctx, drained.name, "drain"); err != nil {
+		t.Fatalf("drain: %v", err)
+	}
+	waitUntil(t, "the drained node's replica moved", 30*time.Second, func() bool {
+		by := readyByNode(pods(t, nodes[1]))
+		return by[drained.name] == 0 && by[nodes[1].name]+by[nodes[2].name] == 3
+	})
+	if err := nodes[1].client.NodeAction(ctx, drained.name, "uncordon"); err != nil {
+		t.Fatal(err)
+	}
 	if err := nodes[0].client.DeleteObject(ctx, "deployment", "default", "web"); err != nil {
 		t.Fatal(err)
 	}

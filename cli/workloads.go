@@ -37,12 +37,21 @@ func workloadCommands() []*cli.Command {
 			Flags:  append(namespaceFlags()[:1], &cli.StringSliceFlag{Name: "filename", Aliases: []string{"f"}, Usage: "delete the objects of these manifests"}),
 			Action: deleteAction,
 		},
+		nodeActionCommand("cordon", "Mark nodes unschedulable: new pods go elsewhere"),
+		nodeActionCommand("uncordon", "Mark nodes schedulable again"),
+		nodeActionCommand("drain", "Cordon nodes and move their pods elsewhere (DaemonSet pods stay)"),
 		{
 			Name: "scale", Usage: "Set a Deployment's replicas", ArgsUsage: "deployment NAME | deployment/NAME",
 			Flags:  append(namespaceFlags()[:1], &cli.IntFlag{Name: "replicas", Value: -1, Usage: "the number of pods (required)"}),
 			Action: scaleAction,
 		},
 	}
+}
+
+func nodeActionCommand(action, usage string) *cli.Command {
+	return &cli.Command{Name: action, Usage: usage, ArgsUsage: "NODE [NODE...]", Action: func(c *cli.Context) error {
+		return eachArg(c, func(cl *api.Client, node string) error { return cl.NodeAction(c.Context, node, action) })
+	}}
 }
 
 // readManifests reads -f arguments: files, directories (their .yaml, .yml

@@ -35,6 +35,15 @@ func specHash(obj api.Object) (string, []byte, error) {
 	if err != nil {
 		return "", nil, err
 	}
+	// The status is Kedge's to compute: what a manifest says of it is dropped.
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return "", nil, err
+	}
+	delete(m, "status")
+	if raw, err = json.Marshal(m); err != nil {
+		return "", nil, err
+	}
 	return hashBytes(raw), raw, nil
 }
 
@@ -279,4 +288,69 @@ func deploymentStatus(view *state.View, o state.Object, d *api.Deployment) api.D
 		st.UnavailableReplicas = max(0, *d.Spec.Replicas-st.AvailableReplicas)
 	}
 	return st
+}
+
+// nodeByRef finds a node by id or (unique) name.
+func nodeByRef(view *state.View, ref string) (state.Node, error) {
+	if n, ok := view.Node(ref); ok {
+		return n, nil
+	}
+	byName := view.NodesByName(ref)
+	switch len(byName) {
+	case 1:
+		return byName[0], nil
+	case 0:
+		return state.Node{}, fmt.Errorf("no such node: %s: %w", ref, api.ErrNotFound)
+	}
+	return state.Node{}, fmt.Errorf("%d nodes are named %s: give the node id: %w", len(byName), ref, api.ErrInvalid)
+}
+
+// Cordon marks a node unschedulable (or schedulable again): new pods go
+// elsewhere; the ones it runs stay.
+func (m *Manager) Cordon(ctx context.Context, ref string, cordoned bool) error {
+	_, _, fsm, err := m.member()
+	if err != nil {
+		return err
+	}
+	n, err := nodeByRef(fsm.State(), ref)
+	if err != nil {
+		return err
+	}
+	cmd, err := state.CordonNode(n.ID, cordoned, time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	_, err = m.apply(ctx, cmd)
+	return err
+}
+
+// Drain cordons a node and moves its pods elsewhere (DaemonSet pods stay).
+func (m *Manager) Drain(ctx context.Context, ref string) error {
+	if err := m.Cordon(ctx, ref, true); err != nil {
+		return err
+	}
+	_, _, fsm, err := m.member()
+	if err != nil {
+		return err
+	}
+	view := fsm.State()
+	n, err := nodeByRef(view, ref)
+	if err != nil {
+		return err
+	}
+	stop := map[string]string{}
+	for _, a := range view.AllocsOnNode(n.ID) {
+		if a.Desired == state.AllocRun && !strings.HasPrefix(a.Owner, "daemonset/") {
+			stop[a.ID] = "node " + n.Name + " drained"
+		}
+	}
+	if len(stop) == 0 {
+		return nil
+	}
+	cmd, err := state.PlanAllocs(nil, stop, time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	_, err = m.apply(ctx, cmd)
+	return err
 }

@@ -17,6 +17,8 @@ type WorkloadOps interface {
 	GetObjects(ctx context.Context, kind, namespace, name string) ([]json.RawMessage, error)
 	DeleteObject(ctx context.Context, kind, namespace, name string) error
 	Scale(ctx context.Context, namespace, name string, replicas int32) error
+	Cordon(ctx context.Context, node string, cordoned bool) error
+	Drain(ctx context.Context, node string) error
 }
 
 // EnableWorkloads adds the workload API: POST /v1/objects (a manifest file,
@@ -62,6 +64,19 @@ func (s *Server) EnableWorkloads(ops WorkloadOps) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	for action, fn := range map[string]func(ctx context.Context, node string) error{
+		"cordon":   func(ctx context.Context, n string) error { return ops.Cordon(ctx, n, true) },
+		"uncordon": func(ctx context.Context, n string) error { return ops.Cordon(ctx, n, false) },
+		"drain":    ops.Drain,
+	} {
+		s.mux.HandleFunc("POST "+api.APIPrefix+"/cluster/nodes/{id}/"+action, func(w http.ResponseWriter, r *http.Request) {
+			if err := fn(r.Context(), r.PathValue("id")); err != nil {
+				writeError(w, err)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+		})
+	}
 	s.mux.HandleFunc("POST "+p+"/deployment/{namespace}/{name}/scale", func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.ParseInt(r.URL.Query().Get("replicas"), 10, 32)
 		if err != nil {
