@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -150,27 +151,30 @@ func (r *runner) round(ctx context.Context) time.Duration {
 	nc.Now = now
 
 	wait := r.interval
-	failed := map[string]bool{}
-	applied := 0
+	// The due actions, in Diff's order, grouped by allocation: different
+	// allocations are independent and run in parallel (ten new pods start
+	// together), one allocation's actions run in order, and the removals
+	// Diff puts first finish before any creation starts.
+	var removals, others [][]Action
+	removalIndex, otherIndex := map[string]int{}, map[string]int{}
 	for _, a := range Diff(desired, actual, nc, r.backoff) {
 		if !a.Due(now) {
 			wait = min(wait, a.NotBefore.Sub(now))
 			continue
 		}
-		if failed[a.AllocID] || ctx.Err() != nil {
-			continue
+		groups, index := &others, otherIndex
+		if a.Kind == StopPod || a.Kind == RemovePod || a.Kind == KillContainer {
+			groups, index = &removals, removalIndex
 		}
-		err := r.eng.Apply(ctx, a)
-		r.observe(a, err)
-		if err != nil {
-			failed[a.AllocID] = true
-			r.log.Warn("apply", "alloc", a.AllocID, "action", a.Kind, "container", a.Container, "err", err)
-			continue
+		i, ok := index[a.AllocID]
+		if !ok {
+			i = len(*groups)
+			index[a.AllocID] = i
+			*groups = append(*groups, nil)
 		}
-		r.log.Debug("applied", "alloc", a.AllocID, "action", a.Kind, "container", a.Container, "reason", a.Reason)
-		r.backoff.Record(a, r.clk.Now())
-		applied++
+		(*groups)[i] = append((*groups)[i], a)
 	}
+	applied := r.applyGroups(ctx, removals) + r.applyGroups(ctx, others)
 	r.backoff.Prune(desired)
 	if applied > 0 {
 		if after, err := r.eng.ListPods(ctx); err == nil {
@@ -194,4 +198,46 @@ func (r *runner) flush(ctx context.Context) {
 		return
 	}
 	r.sent, r.pending, r.delivered = r.pending, nil, true
+}
+
+// maxParallel bounds the allocations a round works on at once.
+const maxParallel = 8
+
+// applyGroups applies each group's actions in order, the groups in
+// parallel; a failed action skips the rest of its group. It returns how
+// many actions were applied.
+func (r *runner) applyGroups(ctx context.Context, groups [][]Action) int {
+	var (
+		mu      sync.Mutex
+		applied int
+		wg      sync.WaitGroup
+	)
+	sem := make(chan struct{}, maxParallel)
+	for _, g := range groups {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(g []Action) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			for _, a := range g {
+				if ctx.Err() != nil {
+					return
+				}
+				err := r.eng.Apply(ctx, a)
+				mu.Lock()
+				r.observe(a, err)
+				if err != nil {
+					mu.Unlock()
+					r.log.Warn("apply", "alloc", a.AllocID, "action", a.Kind, "container", a.Container, "err", err)
+					return
+				}
+				r.backoff.Record(a, r.clk.Now())
+				applied++
+				mu.Unlock()
+				r.log.Debug("applied", "alloc", a.AllocID, "action", a.Kind, "container", a.Container, "reason", a.Reason)
+			}
+		}(g)
+	}
+	wg.Wait()
+	return applied
 }
