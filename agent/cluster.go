@@ -127,6 +127,15 @@ func (a *Agent) clusterAPIAddr() string {
 	return "127.0.0.1:" + strconv.Itoa(api.DefaultAPIPort)
 }
 
+// onLeave runs after the node left its cluster: the HTTPS API stops and
+// the cluster's pods go (they were rescheduled elsewhere).
+func (a *Agent) onLeave() {
+	a.stopNodeListener()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	removeAllPods(ctx, a.engine, a.cfg.DataDir)
+}
+
 // stopNodeListener stops the HTTPS API (after a leave, or at shutdown).
 func (a *Agent) stopNodeListener() {
 	nl := &a.node

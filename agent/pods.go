@@ -301,6 +301,26 @@ func (p *podRuntime) mountFor(rp cluster.RunnablePod, m api.VolumeMount) (api.Mo
 	return api.Mount{}, fmt.Errorf("volume mount %s: no such volume in the pod", m.Name)
 }
 
+// removeAllPods removes the pods of every allocation: a node that left its
+// cluster runs none of the cluster's work.
+func removeAllPods(ctx context.Context, eng *engine.Engine, dataDir string) {
+	p := &podRuntime{eng: eng, dataDir: filepath.Join(dataDir, "pods")}
+	ids := map[string]bool{}
+	for _, pod := range eng.ListPods() {
+		if id := pod.Config.Labels[labelAlloc]; id != "" {
+			ids[id] = true
+		}
+	}
+	for _, c := range eng.List(true) {
+		if id := c.Config.Labels[labelAlloc]; id != "" {
+			ids[id] = true
+		}
+	}
+	for id := range ids {
+		_ = p.removePod(ctx, id)
+	}
+}
+
 func (p *podRuntime) removePod(ctx context.Context, allocID string) error {
 	for _, c := range p.containersOf(allocID) {
 		if err := p.eng.Remove(ctx, c.ID, true, true); err != nil && !errors.Is(err, api.ErrNotFound) {

@@ -66,7 +66,7 @@ func Start(ctx context.Context, cfg *Config) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, log: log, engine: eng, cluster: cm, ln: ln}
 	a.api = web.New(eng, cfg.Version, log)
-	a.watch = a.api.EnableCluster(cm, a.startNodeListener, a.stopNodeListener)
+	a.watch = a.api.EnableCluster(cm, a.startNodeListener, a.onLeave)
 	a.api.EnableWorkloads(cm)
 	cm.RunPods(newPodRuntime(eng, cfg.DataDir))
 	if err := cm.Start(ctx); err != nil {
