@@ -159,3 +159,24 @@ type ApplyResult struct {
 	// Action is "created", "configured" or "unchanged".
 	Action string `json:"action"`
 }
+
+// WorkloadSummary is a workload as the status page shows it: its pods and
+// where they run.
+type WorkloadSummary struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Desired is the number of pods wanted (a DaemonSet's: its pods).
+	Desired int          `json:"desired"`
+	Ready   int          `json:"ready"`
+	Pods    []PodSummary `json:"pods"`
+}
+
+// PodSummary is one pod of a workload.
+type PodSummary struct {
+	Name     string `json:"name"`
+	Node     string `json:"node"`
+	Phase    string `json:"phase"`
+	Ready    bool   `json:"ready"`
+	Restarts int64  `json:"restarts"`
+}

@@ -354,3 +354,48 @@ func (m *Manager) Drain(ctx context.Context, ref string) error {
 	_, err = m.apply(ctx, cmd)
 	return err
 }
+
+// Workloads summarizes every workload with its pods, for the status page.
+func (m *Manager) Workloads(ctx context.Context) ([]api.WorkloadSummary, error) {
+	_, _, fsm, err := m.member()
+	if err != nil {
+		return nil, err
+	}
+	view := fsm.State()
+	var out []api.WorkloadSummary
+	for _, o := range view.Objects("") {
+		if o.Kind != api.KindDeployment && o.Kind != api.KindDaemonSet && o.Kind != api.KindPod {
+			continue
+		}
+		w := api.WorkloadSummary{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Pods: []api.PodSummary{}}
+		switch o.Kind {
+		case api.KindDeployment:
+			var d api.Deployment
+			if json.Unmarshal(o.Manifest, &d) == nil {
+				d.Default()
+				w.Desired = int(*d.Spec.Replicas)
+			}
+		case api.KindPod:
+			w.Desired = 1
+		}
+		for _, a := range view.AllocsOf(o.Key) {
+			if a.Desired != state.AllocRun {
+				continue
+			}
+			node := a.NodeID
+			if n, ok := view.Node(a.NodeID); ok {
+				node = n.Name
+			}
+			w.Pods = append(w.Pods, api.PodSummary{Name: a.Name, Node: node, Phase: a.Status.Phase, Ready: a.Status.Ready, Restarts: a.Status.Restarts})
+			if a.Status.Ready {
+				w.Ready++
+			}
+		}
+		if o.Kind == api.KindDaemonSet {
+			w.Desired = len(w.Pods)
+		}
+		sort.Slice(w.Pods, func(i, j int) bool { return w.Pods[i].Name < w.Pods[j].Name })
+		out = append(out, w)
+	}
+	return out, nil
+}
