@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -331,4 +332,51 @@ func (p *podRuntime) removePod(ctx context.Context, allocID string) error {
 		return err
 	}
 	return os.RemoveAll(filepath.Join(p.dataDir, allocID))
+}
+
+// resolvePodRef resolves "pod:NAMESPACE:POD[:CONTAINER]" for the container
+// endpoints: the engine container when the pod runs here, else its node.
+func (a *Agent) resolvePodRef(ctx context.Context, ref string) (string, string, error) {
+	parts := strings.Split(strings.TrimPrefix(ref, "pod:"), ":")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return "", "", fmt.Errorf("pod reference %q: want pod:NAMESPACE:POD[:CONTAINER]: %w", ref, api.ErrInvalid)
+	}
+	allocID, nodeAPI, local, containers, err := a.cluster.PodLocation(parts[0], parts[1])
+	if err != nil {
+		return "", "", err
+	}
+	container := ""
+	if len(parts) == 3 && parts[2] != "" {
+		container = parts[2]
+	} else if len(containers) == 1 {
+		container = containers[0]
+	} else {
+		return "", "", fmt.Errorf("pod %s has %d containers (%s): name one with -c: %w", parts[1], len(containers), strings.Join(containers, ", "), api.ErrInvalid)
+	}
+	found := false
+	for _, c := range containers {
+		found = found || c == container
+	}
+	if !found {
+		return "", "", fmt.Errorf("pod %s has no container %s: %w", parts[1], container, api.ErrNotFound)
+	}
+	if local {
+		return containerName(allocID, container), "", nil
+	}
+	if nodeAPI == "" {
+		return "", "", fmt.Errorf("pod %s: its node's address is unknown: %w", parts[1], api.ErrConflict)
+	}
+	return "", nodeAPI, nil
+}
+
+// nodeTransport reaches other nodes with the cluster identity of the
+// moment (it changes when the node joins or leaves).
+type nodeTransport struct{ a *Agent }
+
+func (t nodeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rt := t.a.cluster.NodeTransport()
+	if rt == nil {
+		return nil, fmt.Errorf("this node is not in a cluster: %w", api.ErrConflict)
+	}
+	return rt.RoundTrip(r)
 }

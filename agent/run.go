@@ -68,6 +68,7 @@ func Start(ctx context.Context, cfg *Config) (*Agent, error) {
 	a.api = web.New(eng, cfg.Version, log)
 	a.watch = a.api.EnableCluster(cm, a.startNodeListener, a.onLeave)
 	a.api.EnableWorkloads(cm)
+	a.api.SetPodRefs(a.resolvePodRef, nodeTransport{a})
 	cm.RunPods(newPodRuntime(eng, cfg.DataDir))
 	if err := cm.Start(ctx); err != nil {
 		// The engine still serves; the cluster part reports the problem.

@@ -104,6 +104,17 @@ func TestDeploymentSpreadsAndMovesOffALostNode(t *testing.T) {
 			t.Fatalf("the pod's page: %d %q", code, out)
 		}
 	}
+	// exec into each pod through w1, by pod name: served here or proxied to
+	// the pod's node.
+	for _, p := range pods(t, nodes[0]) {
+		code, out := execIn(t, nodes[0], "pod:default:"+p.Name, "cat", "/index.html")
+		if code != 0 || strings.TrimSpace(out) != "hello-from-a-configmap" {
+			t.Fatalf("exec in pod %s on %s through w1: %d %q", p.Name, p.Status.NodeName, code, out)
+		}
+	}
+	if _, err := nodes[0].client.Exec(ctx, "pod:default:nosuchpod", &api.ExecConfig{Cmd: []string{"true"}}); err == nil {
+		t.Fatal("exec in a pod that does not exist worked")
+	}
 	// Applying the same file again changes nothing.
 	if res, err := nodes[2].client.ApplyManifests(ctx, []byte(deploymentYAML), "web.yaml"); err != nil || res[0].Action != "unchanged" {
 		t.Fatalf("re-apply: %+v %v", res, err)

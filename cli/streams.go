@@ -32,6 +32,8 @@ func streamCommands() []*cli.Command {
 				&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set an environment variable (K=V, or K to pass the CLI's)"},
 				&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory"},
 				&cli.BoolFlag{Name: "privileged", Usage: "give the process extended privileges"},
+				&cli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "the container of a pod"},
+				&cli.StringFlag{Name: "namespace", Value: api.DefaultNamespace, Usage: "the namespace of a pod"},
 			},
 			Action: execAction,
 		},
@@ -50,6 +52,8 @@ func streamCommands() []*cli.Command {
 				&cli.StringFlag{Name: "since", Usage: "logs since a time (RFC3339, unix seconds) or duration (10m)"},
 				&cli.StringFlag{Name: "until", Usage: "logs before a time (RFC3339, unix seconds) or duration (10m)"},
 				&cli.BoolFlag{Name: "timestamps", Aliases: []string{"t"}, Usage: "show timestamps"},
+				&cli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "the container of a pod"},
+				&cli.StringFlag{Name: "namespace", Value: api.DefaultNamespace, Usage: "the namespace of a pod"},
 			},
 			Action: logsAction,
 		},
@@ -166,7 +170,8 @@ func execAction(c *cli.Context) error {
 		return err
 	}
 	defer cl.Close()
-	st, err := cl.Exec(c.Context, args[0], cfg)
+	ref := containerRef(c, cl, args[0])
+	st, err := cl.Exec(c.Context, ref, cfg)
 	if err != nil {
 		return fmt.Errorf("exec in %s: %w", args[0], err)
 	}
@@ -244,7 +249,7 @@ func logsAction(c *cli.Context) error {
 	defer cl.Close()
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = cl.Logs(ctx, c.Args().First(), opts, func(e api.LogEntry) error {
+	err = cl.Logs(ctx, containerRef(c, cl, c.Args().First()), opts, func(e api.LogEntry) error {
 		w := c.App.Writer
 		if e.Stream == "stderr" {
 			w = c.App.ErrWriter
@@ -298,4 +303,24 @@ func parseTimeArg(flag, s string, now time.Time) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("--%s %q: want a duration (10m), unix seconds or an RFC3339 time: %w", flag, s, api.ErrInvalid)
+}
+
+// containerRef is what logs and exec act on: a NAME that is a pod of the
+// namespace means that pod (on whatever node it runs, through the agent),
+// anything else a local container, as in Docker.
+func containerRef(c *cli.Context, cl *api.Client, name string) string {
+	if strings.Contains(name, ":") {
+		return name
+	}
+	ns := c.String("namespace")
+	if pods, err := cl.GetObjects(c.Context, "pods", ns, name); err != nil || len(pods) == 0 {
+		if c.String("container") == "" {
+			return name
+		}
+	}
+	ref := "pod:" + ns + ":" + name
+	if ctr := c.String("container"); ctr != "" {
+		ref += ":" + ctr
+	}
+	return ref
 }

@@ -48,8 +48,12 @@ type Manager struct {
 	runCtx     context.Context
 	podRuntime PodRuntimeFactory
 	client     *http.Client
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
+	// proxy is the HTTP/1.1 transport to other nodes (NodeTransport), made
+	// for the identity proxyFor.
+	proxy    *http.Transport
+	proxyFor *pki.Identity
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 
 	// failMu guards lastFailure: the last scheduling failure reported per
 	// workload (the leader records an event when it changes).

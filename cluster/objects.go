@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -398,4 +399,43 @@ func (m *Manager) Workloads(ctx context.Context) ([]api.WorkloadSummary, error) 
 		out = append(out, w)
 	}
 	return out, nil
+}
+
+// PodLocation finds where a pod runs: its allocation, its node's API
+// address, whether that node is this one, and its containers' names.
+func (m *Manager) PodLocation(namespace, name string) (allocID, nodeAPI string, local bool, containers []string, err error) {
+	ms, _, fsm, err := m.member()
+	if err != nil {
+		return "", "", false, nil, err
+	}
+	view := fsm.State()
+	for _, a := range view.Allocs() {
+		if a.Desired != state.AllocRun || a.Namespace != namespace || a.Name != name {
+			continue
+		}
+		var p api.ClusterPod
+		_ = json.Unmarshal(a.Pod, &p)
+		for _, c := range p.Spec.Containers {
+			containers = append(containers, c.Name)
+		}
+		return a.ID, m.apiAddrOf(a.NodeID), a.NodeID == ms.NodeID, containers, nil
+	}
+	return "", "", false, nil, fmt.Errorf("no such pod: %s/%s: %w", namespace, name, api.ErrNotFound)
+}
+
+// NodeTransport is an HTTP/1.1 transport to other nodes' APIs (mutual TLS
+// with this node's identity), for proxying streams and upgrades (exec,
+// attach) that HTTP/2 cannot carry; nil on a standalone agent.
+func (m *Manager) NodeTransport() http.RoundTripper {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.identity == nil {
+		return nil
+	}
+	if m.proxy == nil || m.proxyFor != m.identity {
+		cfg := m.identity.ClientTLS(nodeServerName)
+		cfg.NextProtos = []string{"http/1.1"}
+		m.proxy, m.proxyFor = &http.Transport{TLSClientConfig: cfg, IdleConnTimeout: time.Minute}, m.identity
+	}
+	return m.proxy
 }

@@ -24,6 +24,8 @@ type Server struct {
 	version api.Version
 	log     *slog.Logger
 	mux     *http.ServeMux
+	// pods serves container references to cluster pods (SetPodRefs).
+	pods *podRefs
 }
 
 // New builds the API handler over an engine.
@@ -44,6 +46,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, errors.New("internal error"))
 		}
 	}()
+	if s.servePodRef(w, r) {
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
