@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,16 +30,18 @@ const (
 // is an engine pod (shared network and IPC, the pod's host ports) with one
 // engine container per Kubernetes container, labelled with the alloc id.
 type podRuntime struct {
-	eng     *engine.Engine
+	eng *engine.Engine
+	// peers fetches a missing image from another node (nil: none).
+	peers   func(ctx context.Context, ref string) error
 	lookup  func(allocID string) (cluster.RunnablePod, bool)
 	dataDir string // where configMap/secret volume files are written
 }
 
 var _ reconcile.Engine = (*podRuntime)(nil)
 
-func newPodRuntime(eng *engine.Engine, dataDir string) cluster.PodRuntimeFactory {
+func newPodRuntime(eng *engine.Engine, dataDir string, peers func(ctx context.Context, ref string) error) cluster.PodRuntimeFactory {
 	return func(lookup func(string) (cluster.RunnablePod, bool)) cluster.PodRuntime {
-		return &podRuntime{eng: eng, lookup: lookup, dataDir: filepath.Join(dataDir, "pods")}
+		return &podRuntime{eng: eng, lookup: lookup, dataDir: filepath.Join(dataDir, "pods"), peers: peers}
 	}
 }
 
@@ -139,10 +142,55 @@ func (p *podRuntime) ensureImage(ctx context.Context, ref string) error {
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
+	// A peer first: an air-gapped site needs no registry.
+	var peerErr error
+	if p.peers != nil {
+		if peerErr = p.peers(pctx, ref); peerErr == nil {
+			return nil
+		}
+	}
 	if _, err := p.eng.Images().Pull(pctx, ref, image.PullOptions{}); err != nil {
+		if peerErr != nil {
+			return fmt.Errorf("image %s: no peer has it (%v), and pull: %w", ref, peerErr, err)
+		}
 		return fmt.Errorf("pull %s: %w", ref, err)
 	}
 	return nil
+}
+
+// imageFromPeers fetches an image from the first other node that has it,
+// over mutual TLS, and imports it.
+func (a *Agent) imageFromPeers(ctx context.Context, ref string) error {
+	peers := a.cluster.PeerAPIs()
+	if len(peers) == 0 {
+		return errors.New("no peer")
+	}
+	client := &http.Client{Transport: nodeTransport{a}}
+	var errs []error
+	for _, addr := range peers {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+addr+api.APIPrefix+"/images/save?ref="+url.QueryEscape(ref), nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			errs = append(errs, fmt.Errorf("%s: %s", addr, resp.Status))
+			continue
+		}
+		_, err = a.engine.Images().Import(ctx, resp.Body)
+		resp.Body.Close()
+		if err == nil {
+			a.log.Info("image fetched from a peer", "image", ref, "peer", addr)
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+	}
+	return errors.Join(errs...)
 }
 
 func (p *podRuntime) createPod(ctx context.Context, allocID string) error {

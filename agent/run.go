@@ -69,7 +69,7 @@ func Start(ctx context.Context, cfg *Config) (*Agent, error) {
 	a.watch = a.api.EnableCluster(cm, a.startNodeListener, a.onLeave)
 	a.api.EnableWorkloads(cm)
 	a.api.SetPodRefs(a.resolvePodRef, nodeTransport{a})
-	cm.RunPods(newPodRuntime(eng, cfg.DataDir))
+	cm.RunPods(newPodRuntime(eng, cfg.DataDir, a.imageFromPeers))
 	if err := cm.Start(ctx); err != nil {
 		// The engine still serves; the cluster part reports the problem.
 		log.Error("cluster membership not resumed", "err", err)

@@ -71,15 +71,16 @@ func readyByNode(ps []api.ClusterPod) map[string]int {
 }
 
 // A Deployment applied on any node runs its replicas spread over the
-// nodes, with its ConfigMap in their environment; when a node is lost its
+// nodes (which fetch its image from the node that has it), with its
+// ConfigMap in their environment; when a node is lost its
 // replica is replaced elsewhere; when the node comes back its stale copy
 // stops, so no duplicate outlives the overlap.
 func TestDeploymentSpreadsAndMovesOffALostNode(t *testing.T) {
 	needRoot(t)
 	nodes := []*testNode{startNode(t, "w1", "127.0.0.71", ""), startNode(t, "w2", "127.0.0.72", ""), startNode(t, "w3", "127.0.0.73", "")}
-	for _, n := range nodes {
-		testimage.BusyboxInto(t, n.agent.Engine().Images(), "busybox:test", nil)
-	}
+	// Only w1 has the image: the others fetch it from their peer (no
+	// registry at an air-gapped site).
+	testimage.BusyboxInto(t, nodes[0].agent.Engine().Images(), "busybox:test", nil)
 	formCluster(t, nodes...)
 	ctx := context.Background()
 	res, err := nodes[1].client.ApplyManifests(ctx, []byte(deploymentYAML), "web.yaml")
@@ -93,7 +94,12 @@ func TestDeploymentSpreadsAndMovesOffALostNode(t *testing.T) {
 		by := readyByNode(pods(t, nodes[0]))
 		return len(by) == 3 && by["w1"] == 1 && by["w2"] == 1 && by["w3"] == 1
 	})
-	t.Logf("apply until three replicas ready: %v", d1)
+	t.Logf("apply until three replicas ready (two nodes fetching the image from w1): %v", d1)
+	for _, n := range nodes[1:] {
+		if _, err := n.agent.Engine().Images().Get("busybox:test"); err != nil {
+			t.Fatalf("%s did not get the image from its peer: %v", n.name, err)
+		}
+	}
 	// The ConfigMap reached the container's environment.
 	for _, c := range nodes[0].agent.Engine().List(false) {
 		if c.Config.Labels[labelContainer] != "httpd" {

@@ -439,3 +439,20 @@ func (m *Manager) NodeTransport() http.RoundTripper {
 	}
 	return m.proxy
 }
+
+// PeerAPIs lists the API addresses of the other ready nodes, for fetching
+// an image from a peer that has it.
+func (m *Manager) PeerAPIs() []string {
+	ms, _, fsm, err := m.member()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, n := range fsm.State().Nodes() {
+		if n.ID != ms.NodeID && n.State == state.NodeReady && n.Addr.API != "" {
+			out = append(out, n.Addr.API)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
