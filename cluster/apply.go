@@ -84,6 +84,10 @@ func (m *Manager) forwardApply(ctx context.Context, leaderID string, cmd []byte)
 	m.mu.Lock()
 	client := m.client
 	m.mu.Unlock()
+	// One attempt is bounded: an unreachable leader must not hold the
+	// caller for the client's whole timeout.
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+pathApply, bytes.NewReader(cmd))
 	if err != nil {
 		return 0, err

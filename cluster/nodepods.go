@@ -323,7 +323,11 @@ func (np *nodePods) Report(ctx context.Context, batch []reconcile.PodStatus) err
 	if err != nil {
 		return err
 	}
-	_, err = np.m.apply(ctx, cmd)
+	// Bounded: a node cut off from its leader must not stall its own pods
+	// waiting for a report to go through (the loop retries later).
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err = np.m.apply(rctx, cmd)
 	return err
 }
 

@@ -1,0 +1,169 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"kedge/api"
+	"kedge/internal/lab"
+	"kedge/internal/testimage"
+)
+
+const autonomyYAML = `
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: edge
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: edge}
+  template:
+    metadata:
+      labels: {app: edge}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: busybox
+        command: ["sleep", "3600"]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: strict
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: strict}
+  template:
+    metadata:
+      labels: {app: strict}
+      annotations: {kedge.io/stop-after: 3s}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: busybox
+        command: ["sleep", "3600"]
+`
+
+// localRunning counts the running containers of a host's engine by the
+// app label of their pod (its manifest labels are not on the container:
+// the pod name starts with the app's name).
+func localRunning(t *testing.T, cl *api.Client) map[string]int {
+	t.Helper()
+	list, err := cl.ListContainers(context.Background(), false)
+	if err != nil {
+		return nil
+	}
+	out := map[string]int{}
+	for _, c := range list {
+		if p := c.Config.Labels["kedge.io/pod"]; p != "" {
+			switch {
+			case bytes.HasPrefix([]byte(p), []byte("default/edge-")):
+				out["edge"]++
+			case bytes.HasPrefix([]byte(p), []byte("default/strict-")):
+				out["strict"]++
+			}
+		}
+	}
+	return out
+}
+
+// Edge autonomy on lab hosts: a host cut off from the others keeps its
+// pods (and stops those whose kedge.io/stop-after passed) while the others
+// replace them; rebooted while still cut off, it starts its pods again from
+// its saved desired state; when the link comes back its stale copies stop.
+func TestLabEdgeAutonomy(t *testing.T) {
+	c := startLabCluster(t, 3)
+	ctx := context.Background()
+	for _, h := range c.lab.Hosts {
+		if _, err := c.client(h).ImportImage(ctx, bytes.NewReader(testimage.Busybox(t))); err != nil {
+			t.Fatalf("import on %s: %v", h.Name, err)
+		}
+	}
+	if _, err := c.client(c.lab.Hosts[0]).ApplyManifests(ctx, []byte(autonomyYAML), "edge.yaml"); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	var cut *lab.Host
+	for _, h := range c.lab.Hosts {
+		if h != c.leader() {
+			cut = h
+		}
+	}
+	local := c.client(cut)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ok := true
+		var seen []map[string]int
+		for _, h := range c.lab.Hosts {
+			n := localRunning(t, c.client(h))
+			seen = append(seen, n)
+			ok = ok && n["edge"] == 1 && n["strict"] == 1
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			raws, _ := c.client(c.lab.Hosts[0]).GetObjects(ctx, "pods", "default", "")
+			t.Fatalf("one pod of each deployment on every host: engines run %v; the cluster lists %d pods: %s", seen, len(raws), raws)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cut.Cut(); err != nil {
+		t.Fatal(err)
+	}
+	other := c.lab.Hosts[0]
+	if other == cut {
+		other = c.lab.Hosts[1]
+	}
+	waitFor(t, "the others to replace the cut-off host's pods", 30*time.Second, func() bool {
+		n := 0
+		for _, h := range c.lab.Hosts {
+			if h != cut {
+				n += localRunning(t, c.client(h))["edge"]
+			}
+		}
+		return n == 3
+	})
+	waitFor(t, "the cut-off host to stop its stop-after pod and keep the other", 30*time.Second, func() bool {
+		n := localRunning(t, local)
+		return n["edge"] == 1 && n["strict"] == 0
+	})
+	// A reboot while cut off: everything on the host dies, then the agent
+	// starts again with no control plane in reach.
+	if err := cut.Crash(); err != nil {
+		t.Fatal(err)
+	}
+	c.start(cut)
+	local = c.client(cut)
+	waitFor(t, "the rebooted, cut-off host to restart its pod from its saved state", 30*time.Second, func() bool {
+		return localRunning(t, local)["edge"] == 1
+	})
+	if err := cut.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the healed host to stop its stale copy", 30*time.Second, func() bool {
+		n := localRunning(t, local)
+		return n["edge"] == 0 && n["strict"] == 0
+	})
+	// Exactly the replicas asked for, cluster-wide.
+	raws, err := c.client(other).GetObjects(ctx, "pods", "default", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, r := range raws {
+		var p api.ClusterPod
+		if json.Unmarshal(r, &p) == nil {
+			count[p.Labels["app"]]++
+		}
+	}
+	if count["edge"] != 3 || count["strict"] != 3 {
+		t.Fatalf("pods after healing: %v, want 3 of each", count)
+	}
+}
