@@ -42,6 +42,16 @@ func startNode(t *testing.T, name, ip string, dataDir string) *testNode {
 	}}
 	n.start()
 	t.Cleanup(func() { n.stop() })
+	// First (cleanups run last-in first-out): the pods the node runs, which
+	// would outlive the agent.
+	t.Cleanup(func() {
+		if n.agent == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		removeAllPods(ctx, n.agent.Engine(), n.cfg.DataDir)
+	})
 	return n
 }
 

@@ -202,3 +202,105 @@ func execIn(t *testing.T, n *testNode, id string, cmd ...string) (int, string) {
 	}
 	return exit.ExitCode, out.String()
 }
+
+const rollingYAML = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: roll}
+spec:
+  replicas: 3
+  strategy:
+    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}
+  selector: {matchLabels: {app: roll}}
+  template:
+    metadata: {labels: {app: roll}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: busybox:test
+        command: ["sh", "-c", "echo $VERSION > /v && exec sleep 3600"]
+        env: [{name: VERSION, value: "VERSION_VALUE"}]
+`
+
+// A changed template rolls the pods (never fewer than the replicas ready
+// with maxUnavailable 0), the history keeps both templates, undo goes
+// back, and restart replaces the pods again.
+func TestRollingUpdateHistoryUndoRestart(t *testing.T) {
+	needRoot(t)
+	n := startNode(t, "r1", "127.0.0.81", "")
+	testimage.BusyboxInto(t, n.agent.Engine().Images(), "busybox:test", nil)
+	formCluster(t, n)
+	ctx := context.Background()
+	apply := func(version string) {
+		t.Helper()
+		if _, err := n.client.ApplyManifests(ctx, []byte(strings.ReplaceAll(rollingYAML, "VERSION_VALUE", version)), "roll.yaml"); err != nil {
+			t.Fatalf("apply %s: %v", version, err)
+		}
+	}
+	versions := func() map[string]int {
+		out := map[string]int{}
+		for _, p := range pods(t, n) {
+			if p.Status.Phase != api.PodRunning || !p.Status.ContainerStatuses[0].Ready {
+				continue
+			}
+			if v, ok := tryExec(n, "pod:default:"+p.Name, "cat", "/v"); ok {
+				out[strings.TrimSpace(v)]++
+			}
+		}
+		return out
+	}
+	apply("one")
+	waitUntil(t, "three pods of version one", 30*time.Second, func() bool { return versions()["one"] == 3 })
+	apply("two")
+	minReady := 3
+	waitUntil(t, "the rollout to version two", 60*time.Second, func() bool {
+		v := versions()
+		if total := v["one"] + v["two"]; total < minReady {
+			minReady = total
+		}
+		return v["two"] == 3 && v["one"] == 0
+	})
+	if minReady < 3 {
+		t.Fatalf("with maxUnavailable 0, only %d pods were ready at one point", minReady)
+	}
+	hist, err := n.client.RolloutHistory(ctx, "default", "roll")
+	if err != nil || len(hist) != 2 || !hist[1].Current {
+		t.Fatalf("history: %+v %v", hist, err)
+	}
+	if err := n.client.RolloutUndo(ctx, "default", "roll", 0); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the undo back to version one", 60*time.Second, func() bool { return versions()["one"] == 3 })
+	before := map[string]bool{}
+	for _, p := range pods(t, n) {
+		before[p.Name] = true
+	}
+	if err := n.client.RolloutRestart(ctx, "default", "roll"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "a restart to replace every pod", 60*time.Second, func() bool {
+		ps := pods(t, n)
+		if len(ps) != 3 || versions()["one"] != 3 {
+			return false
+		}
+		for _, p := range ps {
+			if before[p.Name] {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// tryExec runs a command in a container that may be going away.
+func tryExec(n *testNode, ref string, cmd ...string) (string, bool) {
+	st, err := n.client.Exec(context.Background(), ref, &api.ExecConfig{Cmd: cmd})
+	if err != nil {
+		return "", false
+	}
+	defer st.Close()
+	var out strings.Builder
+	exit, err := st.Copy(&out, &out)
+	return out.String(), err == nil && exit != nil && exit.ExitCode == 0
+}

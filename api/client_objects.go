@@ -45,6 +45,26 @@ func (c *Client) NodeAction(ctx context.Context, node, action string) error {
 	return c.do(ctx, http.MethodPost, "/cluster/nodes/"+url.PathEscape(node)+"/"+action, nil, nil, nil)
 }
 
+// RolloutHistory lists a Deployment's revisions.
+func (c *Client) RolloutHistory(ctx context.Context, namespace, name string) ([]Revision, error) {
+	var out []Revision
+	return out, c.do(ctx, http.MethodGet, "/objects/deployment/"+url.PathEscape(namespace)+"/"+url.PathEscape(name)+"/history", nil, nil, &out)
+}
+
+// RolloutUndo returns a Deployment to a revision (0: the previous one).
+func (c *Client) RolloutUndo(ctx context.Context, namespace, name string, toRevision int) error {
+	q := url.Values{}
+	if toRevision > 0 {
+		q.Set("to-revision", strconv.Itoa(toRevision))
+	}
+	return c.do(ctx, http.MethodPost, "/objects/deployment/"+url.PathEscape(namespace)+"/"+url.PathEscape(name)+"/undo", q, nil, nil)
+}
+
+// RolloutRestart replaces every pod of a Deployment, rolling.
+func (c *Client) RolloutRestart(ctx context.Context, namespace, name string) error {
+	return c.do(ctx, http.MethodPost, "/objects/deployment/"+url.PathEscape(namespace)+"/"+url.PathEscape(name)+"/restart", nil, nil, nil)
+}
+
 // Scale sets a Deployment's replicas.
 func (c *Client) Scale(ctx context.Context, namespace, name string, replicas int32) error {
 	return c.do(ctx, http.MethodPost, "/objects/deployment/"+url.PathEscape(namespace)+"/"+url.PathEscape(name)+"/scale",

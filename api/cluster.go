@@ -160,6 +160,17 @@ type ApplyResult struct {
 	Action string `json:"action"`
 }
 
+// Revision is one template of a Deployment's rollout history.
+type Revision struct {
+	Number  int       `json:"number"`
+	Hash    string    `json:"hash"`
+	Created time.Time `json:"created"`
+	// Current marks the template the Deployment runs now.
+	Current bool `json:"current"`
+	// Change-cause as kubectl shows it: the image(s) of the template.
+	Images []string `json:"images"`
+}
+
 // WorkloadSummary is a workload as the status page shows it: its pods and
 // where they run.
 type WorkloadSummary struct {

@@ -37,6 +37,7 @@ func workloadCommands() []*cli.Command {
 			Flags:  append(namespaceFlags()[:1], &cli.StringSliceFlag{Name: "filename", Aliases: []string{"f"}, Usage: "delete the objects of these manifests"}),
 			Action: deleteAction,
 		},
+		rolloutCommand(),
 		nodeActionCommand("cordon", "Mark nodes unschedulable: new pods go elsewhere"),
 		nodeActionCommand("uncordon", "Mark nodes schedulable again"),
 		nodeActionCommand("drain", "Cordon nodes and move their pods elsewhere (DaemonSet pods stay)"),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -105,6 +106,11 @@ func (m *Manager) ApplyObjects(ctx context.Context, objs []api.Object) ([]api.Ap
 		if _, err := m.apply(ctx, cmd); err != nil {
 			return out, fmt.Errorf("%s %s: %w", kind, meta.Name, err)
 		}
+		if d, ok := o.(*api.Deployment); ok {
+			if err := m.recordRevision(ctx, fsm.State(), d); err != nil {
+				m.log.Warn("record the deployment's revision", "deployment", meta.Name, "err", err)
+			}
+		}
 		out = append(out, res)
 	}
 	return out, nil
@@ -128,6 +134,15 @@ func (m *Manager) DeleteObject(ctx context.Context, kind, namespace, name string
 	}
 	if _, err := m.apply(ctx, cmd); err != nil {
 		return fmt.Errorf("%s %s: %w", kind, name, err)
+	}
+	if kind == api.KindDeployment { // its history goes with it
+		_, _, fsm, _ := m.member()
+		for _, r := range history(fsm.State(), namespace, name) {
+			key := revisionPrefix(namespace, name) + strconv.Itoa(r.Number)
+			if cmd, err := state.DeleteObject(key, time.Now().UTC()); err == nil {
+				_, _ = m.apply(ctx, cmd)
+			}
+		}
 	}
 	return nil
 }

@@ -19,6 +19,9 @@ type WorkloadOps interface {
 	Scale(ctx context.Context, namespace, name string, replicas int32) error
 	Cordon(ctx context.Context, node string, cordoned bool) error
 	Drain(ctx context.Context, node string) error
+	RolloutHistory(ctx context.Context, namespace, name string) ([]api.Revision, error)
+	RolloutUndo(ctx context.Context, namespace, name string, toRevision int) error
+	RolloutRestart(ctx context.Context, namespace, name string) error
 }
 
 // EnableWorkloads adds the workload API: POST /v1/objects (a manifest file,
@@ -77,6 +80,37 @@ func (s *Server) EnableWorkloads(ops WorkloadOps) {
 			w.WriteHeader(http.StatusNoContent)
 		})
 	}
+	s.mux.HandleFunc("GET "+p+"/deployment/{namespace}/{name}/history", func(w http.ResponseWriter, r *http.Request) {
+		out, err := ops.RolloutHistory(r.Context(), r.PathValue("namespace"), r.PathValue("name"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	s.mux.HandleFunc("POST "+p+"/deployment/{namespace}/{name}/undo", func(w http.ResponseWriter, r *http.Request) {
+		to := 0
+		if v := r.URL.Query().Get("to-revision"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				writeError(w, api.ErrInvalid)
+				return
+			}
+			to = n
+		}
+		if err := ops.RolloutUndo(r.Context(), r.PathValue("namespace"), r.PathValue("name"), to); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	s.mux.HandleFunc("POST "+p+"/deployment/{namespace}/{name}/restart", func(w http.ResponseWriter, r *http.Request) {
+		if err := ops.RolloutRestart(r.Context(), r.PathValue("namespace"), r.PathValue("name")); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	s.mux.HandleFunc("POST "+p+"/deployment/{namespace}/{name}/scale", func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.ParseInt(r.URL.Query().Get("replicas"), 10, 32)
 		if err != nil {

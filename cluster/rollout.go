@@ -1,0 +1,168 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"kedge/api"
+	"kedge/cluster/state"
+)
+
+// Rollouts: every template a Deployment had is kept as a history object
+// (kind DeploymentRevision, key "deploymentrevision/NS/NAME/N"), up to its
+// revisionHistoryLimit, so that `kedge rollout undo` can go back to one.
+
+const kindRevision = "DeploymentRevision"
+
+// Revision is one template of a Deployment's history.
+type Revision struct {
+	Number   int                 `json:"number"`
+	Hash     string              `json:"hash"`
+	Created  time.Time           `json:"created"`
+	Template api.PodTemplateSpec `json:"template"`
+}
+
+func revisionPrefix(namespace, name string) string {
+	return strings.ToLower(kindRevision) + "/" + namespace + "/" + name + "/"
+}
+
+// history returns a Deployment's revisions, oldest first.
+func history(view *state.View, namespace, name string) []Revision {
+	var out []Revision
+	prefix := revisionPrefix(namespace, name)
+	for _, o := range view.Objects(strings.ToLower(kindRevision)) {
+		if !strings.HasPrefix(o.Key, prefix) {
+			continue
+		}
+		var r Revision
+		if json.Unmarshal(o.Manifest, &r) == nil {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
+	return out
+}
+
+// recordRevision keeps a Deployment's template in its history when it is
+// new, and trims the history to limit.
+func (m *Manager) recordRevision(ctx context.Context, view *state.View, d *api.Deployment) error {
+	hist := history(view, d.Namespace, d.Name)
+	hash := revision(&d.Spec.Template)
+	next := 1
+	for _, r := range hist {
+		if r.Hash == hash {
+			return nil // going back to a known template keeps its number
+		}
+		next = max(next, r.Number+1)
+	}
+	r := Revision{Number: next, Hash: hash, Created: time.Now().UTC(), Template: d.Spec.Template}
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	key := revisionPrefix(d.Namespace, d.Name) + strconv.Itoa(next)
+	cmd, err := state.PutObject(state.Object{Key: key, Kind: kindRevision, Namespace: d.Namespace, Name: d.Name + "-" + strconv.Itoa(next),
+		UID: newID(), SpecHash: hash, Manifest: raw}, time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	if _, err := m.apply(ctx, cmd); err != nil {
+		return err
+	}
+	limit := 10
+	if d.Spec.RevisionHistoryLimit != nil {
+		limit = int(*d.Spec.RevisionHistoryLimit)
+	}
+	for len(hist)+1 > limit+1 && len(hist) > 0 { // the current one plus limit old ones
+		old := revisionPrefix(d.Namespace, d.Name) + strconv.Itoa(hist[0].Number)
+		if cmd, err := state.DeleteObject(old, time.Now().UTC()); err == nil {
+			if _, err := m.apply(ctx, cmd); err != nil {
+				return err
+			}
+		}
+		hist = hist[1:]
+	}
+	return nil
+}
+
+// RolloutHistory lists a Deployment's revisions, oldest first.
+func (m *Manager) RolloutHistory(ctx context.Context, namespace, name string) ([]api.Revision, error) {
+	d, view, err := m.deployment(namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	cur := revision(&d.Spec.Template)
+	out := []api.Revision{}
+	for _, r := range history(view, d.Namespace, name) {
+		ar := api.Revision{Number: r.Number, Hash: r.Hash, Created: r.Created, Current: r.Hash == cur}
+		for _, c := range r.Template.Spec.Containers {
+			ar.Images = append(ar.Images, c.Image)
+		}
+		out = append(out, ar)
+	}
+	return out, nil
+}
+
+// RolloutUndo goes back to a revision (0: the one before the current).
+func (m *Manager) RolloutUndo(ctx context.Context, namespace, name string, to int) error {
+	d, view, err := m.deployment(namespace, name)
+	if err != nil {
+		return err
+	}
+	hist := history(view, namespace, name)
+	cur := revision(&d.Spec.Template)
+	var target *Revision
+	for i := len(hist) - 1; i >= 0; i-- {
+		r := hist[i]
+		if (to == 0 && r.Hash != cur) || (to != 0 && r.Number == to) {
+			target = &hist[i]
+			break
+		}
+	}
+	if target == nil {
+		return fmt.Errorf("deployment %s: no revision to go back to: %w", name, api.ErrNotFound)
+	}
+	d.Spec.Template = target.Template
+	_, err = m.ApplyObjects(ctx, []api.Object{d})
+	return err
+}
+
+// RolloutRestart replaces every pod of a Deployment, rolling, as kubectl
+// does: a new annotation on the template.
+func (m *Manager) RolloutRestart(ctx context.Context, namespace, name string) error {
+	d, _, err := m.deployment(namespace, name)
+	if err != nil {
+		return err
+	}
+	if d.Spec.Template.Annotations == nil {
+		d.Spec.Template.Annotations = map[string]string{}
+	}
+	d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] = time.Now().UTC().Format(time.RFC3339Nano)
+	_, err = m.ApplyObjects(ctx, []api.Object{d})
+	return err
+}
+
+func (m *Manager) deployment(namespace, name string) (*api.Deployment, *state.View, error) {
+	_, _, fsm, err := m.member()
+	if err != nil {
+		return nil, nil, err
+	}
+	if namespace == "" {
+		namespace = api.DefaultNamespace
+	}
+	view := fsm.State()
+	o, ok := view.Object(objectKey(api.KindDeployment, namespace, name))
+	if !ok {
+		return nil, nil, fmt.Errorf("deployment %s/%s: %w", namespace, name, api.ErrNotFound)
+	}
+	var d api.Deployment
+	if err := json.Unmarshal(o.Manifest, &d); err != nil {
+		return nil, nil, err
+	}
+	return &d, view, nil
+}
