@@ -44,7 +44,7 @@ func RunWithIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		args = []string{"kedge"}
 	}
-	err := app.RunContext(context.Background(), args)
+	err := app.RunContext(context.Background(), intersperse(app, args))
 	return reportError(stderr, err)
 }
 

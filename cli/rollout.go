@@ -14,19 +14,19 @@ import (
 )
 
 func rolloutCommand() *cli.Command {
-	ns := namespaceFlags()[:1]
+	ns := func(more ...cli.Flag) []cli.Flag { return append([]cli.Flag{namespaceFlags()[0]}, more...) }
 	return &cli.Command{
 		Name: "rollout", Usage: "Manage a Deployment's rollout", Action: groupAction,
 		Subcommands: []*cli.Command{
 			{
 				Name: "status", Usage: "Wait until a Deployment's rollout is complete", ArgsUsage: "deployment NAME | deployment/NAME",
-				Flags:  append(ns, &cli.DurationFlag{Name: "timeout", Value: 5 * time.Minute, Usage: "give up after this long"}),
+				Flags:  ns(&cli.DurationFlag{Name: "timeout", Value: 5 * time.Minute, Usage: "give up after this long"}),
 				Action: rolloutStatusAction,
 			},
-			{Name: "history", Usage: "List a Deployment's revisions", ArgsUsage: "deployment NAME", Flags: ns, Action: rolloutHistoryAction},
+			{Name: "history", Usage: "List a Deployment's revisions", ArgsUsage: "deployment NAME", Flags: ns(), Action: rolloutHistoryAction},
 			{
 				Name: "undo", Usage: "Go back to the previous revision (or --to-revision)", ArgsUsage: "deployment NAME",
-				Flags: append(ns, &cli.IntFlag{Name: "to-revision", Usage: "the revision to go back to"}),
+				Flags: ns(&cli.IntFlag{Name: "to-revision", Usage: "the revision to go back to"}),
 				Action: func(c *cli.Context) error {
 					return deploymentAction(c, "rolled back", func(cl *api.Client, ns, name string) error {
 						return cl.RolloutUndo(c.Context, ns, name, c.Int("to-revision"))
@@ -34,7 +34,7 @@ func rolloutCommand() *cli.Command {
 				},
 			},
 			{
-				Name: "restart", Usage: "Replace every pod of a Deployment, rolling", ArgsUsage: "deployment NAME", Flags: ns,
+				Name: "restart", Usage: "Replace every pod of a Deployment, rolling", ArgsUsage: "deployment NAME", Flags: ns(),
 				Action: func(c *cli.Context) error {
 					return deploymentAction(c, "restarted", func(cl *api.Client, ns, name string) error {
 						return cl.RolloutRestart(c.Context, ns, name)

@@ -38,6 +38,7 @@ func workloadCommands() []*cli.Command {
 			Action: deleteAction,
 		},
 		rolloutCommand(),
+		describeCommand(),
 		nodeActionCommand("cordon", "Mark nodes unschedulable: new pods go elsewhere"),
 		nodeActionCommand("uncordon", "Mark nodes schedulable again"),
 		nodeActionCommand("drain", "Cordon nodes and move their pods elsewhere (DaemonSet pods stay)"),

@@ -58,6 +58,9 @@ type nodePods struct {
 
 	mu   sync.Mutex
 	pods map[string]RunnablePod
+	// lastEvent is the last event recorded per allocation (failures are
+	// recorded once per distinct message).
+	lastEvent map[string]string
 
 	changed chan struct{}
 }
@@ -309,6 +312,54 @@ func fieldValue(rp *RunnablePod, a state.Alloc, path string) string {
 	return ""
 }
 
+// observe turns the reconciler's actions into cluster events: failures
+// (an image that cannot be had, a container that cannot start) once per
+// distinct error, and restarts and liveness kills. It runs on the loop's
+// goroutine, so the events are recorded in the background.
+func (np *nodePods) observe(a reconcile.Action, err error) {
+	rp, ok := np.lookup(a.AllocID)
+	if !ok {
+		return
+	}
+	kind, msg := "", ""
+	switch {
+	case err != nil:
+		kind, msg = "pod.failed", fmt.Sprintf("pod %s: %s %s: %v", rp.Name, a.Kind, a.Container, err)
+	case a.Kind == reconcile.RestartContainer:
+		kind, msg = "pod.restarted", fmt.Sprintf("pod %s: container %s restarted (%s)", rp.Name, a.Container, a.Reason)
+	case a.Kind == reconcile.KillContainer:
+		kind, msg = "pod.unhealthy", fmt.Sprintf("pod %s: container %s killed: %s", rp.Name, a.Container, a.Reason)
+	default:
+		return
+	}
+	np.mu.Lock()
+	if np.lastEvent == nil {
+		np.lastEvent = map[string]string{}
+	}
+	if err != nil && np.lastEvent[a.AllocID] == msg {
+		np.mu.Unlock()
+		return
+	}
+	np.lastEvent[a.AllocID] = msg
+	np.mu.Unlock()
+	cmd, cerr := state.RecordEvent(kind, rp.Namespace+"/"+rp.Name, msg, time.Now().UTC())
+	if cerr != nil {
+		return
+	}
+	m := np.m
+	m.mu.Lock()
+	ctx := m.runCtx
+	m.mu.Unlock()
+	if ctx == nil {
+		return
+	}
+	m.goLoop(ctx, func(ctx context.Context) {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_, _ = m.apply(rctx, cmd)
+	})
+}
+
 // Report implements reconcile.Reporter: the node's batch goes to the leader.
 func (np *nodePods) Report(ctx context.Context, batch []reconcile.PodStatus) error {
 	ms, _, _, err := np.m.member()
@@ -383,7 +434,7 @@ func (m *Manager) startPods() {
 		}
 	})
 	m.goLoop(ctx, func(ctx context.Context) {
-		if err := reconcile.Run(ctx, rt, src, np, reconcile.SystemClock{}, reconcile.WithLogger(m.log)); err != nil && ctx.Err() == nil {
+		if err := reconcile.Run(ctx, rt, src, np, reconcile.SystemClock{}, reconcile.WithLogger(m.log), reconcile.WithObserver(np.observe)); err != nil && ctx.Err() == nil {
 			m.log.Error("pod reconciler stopped", "err", err)
 		}
 	})

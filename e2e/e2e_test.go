@@ -44,6 +44,8 @@ type agent struct {
 	socket  string
 	cmd     *exec.Cmd
 	logs    *bytes.Buffer
+	// extra are more agent flags (set before start).
+	extra []string
 }
 
 func startAgent(t *testing.T) *agent {
@@ -67,7 +69,7 @@ func startAgent(t *testing.T) *agent {
 func (a *agent) start() {
 	a.t.Helper()
 	a.logs = &bytes.Buffer{}
-	a.cmd = exec.Command(kedgeBin, "agent", "--data-dir", a.dataDir, "--socket", a.socket)
+	a.cmd = exec.Command(kedgeBin, append([]string{"agent", "--data-dir", a.dataDir, "--socket", a.socket}, a.extra...)...)
 	a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
 	if err := a.cmd.Start(); err != nil {
 		a.t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,4 +167,84 @@ func TestLabEdgeAutonomy(t *testing.T) {
 	if count["edge"] != 3 || count["strict"] != 3 {
 		t.Fatalf("pods after healing: %v, want 3 of each", count)
 	}
+}
+
+// The CLI on a one-node cluster: apply, get, describe (a Deployment that
+// cannot fit says why, per node), scale, rollout status and delete.
+func TestWorkloadCommands(t *testing.T) {
+	a := startAgent(t)
+	a.stop(9)
+	a.extra = []string{"--advertise", "127.0.0.91", "--bind", "127.0.0.91", "--capacity", "cpu=2,memory=1G"}
+	a.start()
+	a.importBusybox()
+	if _, errOut, err := a.kedgeIn(nil, "init"); err != nil {
+		t.Fatalf("init: %v %s", err, errOut)
+	}
+	manifest := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: big}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: big}}
+  template:
+    metadata: {labels: {app: big}}
+    spec:
+      containers:
+      - name: main
+        image: busybox
+        command: ["sleep", "3600"]
+        resources: {requests: {memory: 4Gi}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: small}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: small}}
+  template:
+    metadata: {labels: {app: small}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: busybox
+        command: ["sleep", "3600"]
+`
+	out, errOut, err := a.kedgeIn([]byte(manifest), "apply", "-f", "-")
+	if err != nil || !strings.Contains(out, "deployment/big created") || !strings.Contains(out, "deployment/small created") {
+		t.Fatalf("apply: %v %q %q", err, out, errOut)
+	}
+	if out, errOut, err := a.kedge("rollout", "status", "deployment", "small", "--timeout", "60s"); err != nil || !strings.Contains(out, "successfully rolled out") {
+		t.Fatalf("rollout status: %v %q %q", err, out, errOut)
+	}
+	waitFor(t, "describe to say why big cannot be placed", 20*time.Second, func() bool {
+		out, _, _ := a.kedge("describe", "deployment", "big")
+		return strings.Contains(out, "Insufficient memory")
+	})
+	if out, _, err := a.kedge("get", "deployments"); err != nil || !strings.Contains(out, "small") || !strings.Contains(out, "2/2") {
+		t.Fatalf("get deployments: %v\n%s", err, out)
+	}
+	if _, errOut, err := a.kedge("scale", "deployment", "small", "--replicas", "3"); err != nil {
+		t.Fatalf("scale: %v %s", err, errOut)
+	}
+	waitFor(t, "three pods of small", 30*time.Second, func() bool {
+		out, _, _ := a.kedge("get", "pods")
+		return strings.Count(out, "small-") == 3 && strings.Count(out, "1/1") == 3
+	})
+	if out, errOut, err := a.kedgeIn([]byte(manifest), "apply", "-f", "-"); err != nil || !strings.Contains(out, "deployment/small configured") {
+		t.Fatalf("re-apply after scale: %v %q %q", err, out, errOut)
+	}
+	bad := strings.Replace(manifest, "replicas: 2", "replicas: 2\n  paused: yes\n  colour: blue", 1)
+	if _, errOut, err := a.kedgeIn([]byte(bad), "apply", "-f", "-"); err == nil || !strings.Contains(errOut, "colour") {
+		t.Fatalf("a manifest with an unknown field: %v %q", err, errOut)
+	}
+	for _, d := range []string{"big", "small"} {
+		if _, errOut, err := a.kedge("delete", "deployment", d); err != nil {
+			t.Fatalf("delete %s: %v %s", d, err, errOut)
+		}
+	}
+	waitFor(t, "no pod left", 30*time.Second, func() bool {
+		out, _, _ := a.kedge("ps", "-q")
+		return strings.TrimSpace(out) == ""
+	})
 }
