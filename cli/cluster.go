@@ -162,41 +162,12 @@ func initAction(c *cli.Context) error {
 }
 
 func joinAction(c *cli.Context) error {
-	// `kedge join ADDR --token T`, as init prints it: flags after the
-	// address are parsed here (urfave stops at the first argument).
-	token, advertise, labels := c.String("token"), c.String("advertise"), c.StringSlice("label")
-	args := c.Args().Slice()
-	var addr string
-	for i := 0; i < len(args); i++ {
-		name, val, hasVal := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
-		if !strings.HasPrefix(args[i], "-") {
-			if addr != "" {
-				return usagef(c, "%q requires exactly the address of a cluster node", c.Command.HelpName)
-			}
-			addr = args[i]
-			continue
-		}
-		if !hasVal {
-			if i+1 >= len(args) {
-				return usagef(c, "flag %s needs a value", args[i])
-			}
-			i++
-			val = args[i]
-		}
-		switch name {
-		case "token":
-			token = val
-		case "advertise":
-			advertise = val
-		case "label":
-			labels = append(labels, val)
-		default:
-			return usagef(c, "unknown flag %s", args[i])
-		}
+	// `kedge join ADDR --token T`, as init prints it (flags may follow the
+	// address: see intersperse).
+	if err := requireExactArgs(c, 1, "the address of a cluster node"); err != nil {
+		return err
 	}
-	if addr == "" {
-		return usagef(c, "%q requires the address of a cluster node", c.Command.HelpName)
-	}
+	addr, token, advertise, labels := c.Args().First(), c.String("token"), c.String("advertise"), c.StringSlice("label")
 	if token == "" {
 		return usagef(c, "%q requires --token (printed by kedge init or kedge token create)", c.Command.HelpName)
 	}

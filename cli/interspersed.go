@@ -13,6 +13,7 @@ import (
 var kubectlStyle = map[string]bool{
 	"apply": true, "get": true, "delete": true, "scale": true, "describe": true, "rollout": true,
 	"cordon": true, "uncordon": true, "drain": true, "nodes": true, "status": true, "token": true, "node": true,
+	"join": true, "leave": true, "init": true, "snapshot": true, "recover": true,
 }
 
 // intersperse moves the flags of a kubectl-style command before its
