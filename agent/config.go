@@ -83,4 +83,9 @@ type ContainerDefaults struct {
 	// LogMaxSize and LogMaxFiles rotate container logs (default 10 MiB x 3).
 	LogMaxSize  string `json:"log_max_size"`
 	LogMaxFiles int    `json:"log_max_files"`
+	// ImageGCHighPercent is how full the data dir's disk may get before
+	// unused images are removed (default 85), down to ImageGCLowPercent
+	// (default 10 less).
+	ImageGCHighPercent int `json:"image_gc_high_percent"`
+	ImageGCLowPercent  int `json:"image_gc_low_percent"`
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"kedge/api"
@@ -31,6 +32,9 @@ type Agent struct {
 	ln      net.Listener
 	node    nodeListener
 	metrics *metrics
+	// stopLoops ends the agent's own loops (image GC); loops waits for them.
+	stopLoops context.CancelFunc
+	loops     sync.WaitGroup
 }
 
 // Start builds the engine from cfg, re-adopts running containers and starts
@@ -76,6 +80,13 @@ func Start(ctx context.Context, cfg *Config) (*Agent, error) {
 	}
 	a.metrics = newMetrics(a)
 	a.startNodeListener()
+	loopCtx, stopLoops := context.WithCancel(context.Background())
+	a.stopLoops = stopLoops
+	a.loops.Add(1)
+	go func() {
+		defer a.loops.Done()
+		a.imageGCLoop(loopCtx)
+	}()
 	local := http.NewServeMux()
 	local.Handle("GET "+web.MetricsPath, a.metrics.handler())
 	local.Handle("/", a.api)
@@ -97,6 +108,8 @@ func (a *Agent) Engine() *engine.Engine { return a.engine }
 func (a *Agent) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	a.stopLoops()
+	a.loops.Wait()
 	a.watch.Close()
 	err := a.http.Shutdown(ctx)
 	if err != nil {

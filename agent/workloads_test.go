@@ -1,6 +1,8 @@
 package agent
 
 import (
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"context"
 	"encoding/json"
 	"strings"
@@ -303,4 +305,44 @@ func tryExec(n *testNode, ref string, cmd ...string) (string, bool) {
 	var out strings.Builder
 	exit, err := st.Copy(&out, &out)
 	return out.String(), err == nil && exit != nil && exit.ExitCode == 0
+}
+
+// Image garbage collection on a full disk removes the images nobody needs
+// and keeps those a container uses or a pod placed on the node needs.
+func TestImageGarbageCollectionKeepsNeededImages(t *testing.T) {
+	needRoot(t)
+	n := startNode(t, "gc1", "127.0.0.85", "")
+	imgs := n.agent.Engine().Images()
+	variant := func(ref, env string) {
+		testimage.BusyboxInto(t, imgs, ref, func(c *ocispec.ImageConfig) { c.Env = append(c.Env, env) })
+	}
+	variant("needed:1", "V=needed")
+	variant("inuse:1", "V=inuse")
+	variant("unused:1", "V=unused")
+	formCluster(t, n)
+	ctx := context.Background()
+	manifest := strings.ReplaceAll(strings.ReplaceAll(rollingYAML, "VERSION_VALUE", "x"), "busybox:test", "needed:1")
+	manifest = strings.Replace(manifest, "replicas: 3", "replicas: 0", 1) // placed nowhere running, still needed
+	if _, err := n.client.ApplyManifests(ctx, []byte(manifest), "gc.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.client.Scale(ctx, "default", "roll", 1); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the deployment's pod placed", 30*time.Second, func() bool { return len(pods(t, n)) == 1 })
+	created, err := n.agent.Engine().Create(ctx, &api.ContainerConfig{Image: "inuse:1", Cmd: []string{"sleep", "60"}, NetworkMode: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.agent.Engine().Remove(context.Background(), created.ID, true, true) })
+	// A 0% high mark: the disk always counts as full.
+	removed := collectImages(ctx, n.agent.Engine(), n.cfg.DataDir, 0, 0, n.agent.cluster.NeededImages())
+	if len(removed) == 0 {
+		t.Fatal("nothing removed from a full disk")
+	}
+	for ref, want := range map[string]bool{"needed:1": true, "inuse:1": true, "unused:1": false} {
+		if _, err := imgs.Get(ref); (err == nil) != want {
+			t.Errorf("%s present: %v, want %v", ref, err == nil, want)
+		}
+	}
 }

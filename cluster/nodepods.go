@@ -444,3 +444,27 @@ func hashBytes(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])[:16]
 }
+
+// NeededImages lists the images of the pods placed on this node, which
+// image garbage collection must keep even while no container uses them
+// (a pod in restart backoff, one about to be created).
+func (m *Manager) NeededImages() map[string]bool {
+	out := map[string]bool{}
+	ms, _, fsm, err := m.member()
+	if err != nil {
+		return out
+	}
+	for _, a := range fsm.State().AllocsOnNode(ms.NodeID) {
+		if a.Desired != state.AllocRun {
+			continue
+		}
+		var p api.ClusterPod
+		if json.Unmarshal(a.Pod, &p) != nil {
+			continue
+		}
+		for _, c := range append(append([]api.ContainerSpec{}, p.Spec.InitContainers...), p.Spec.Containers...) {
+			out[c.Image] = true
+		}
+	}
+	return out
+}
