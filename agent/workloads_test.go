@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"errors"
+	"fmt"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"context"
@@ -344,5 +346,59 @@ func TestImageGarbageCollectionKeepsNeededImages(t *testing.T) {
 		if _, err := imgs.Get(ref); (err == nil) != want {
 			t.Errorf("%s present: %v, want %v", ref, err == nil, want)
 		}
+	}
+}
+
+// A ResourceQuota caps what a namespace's workloads may ask for: a change
+// past it is refused with the quota named, and nothing of it is applied.
+func TestResourceQuotaRefusesOverage(t *testing.T) {
+	needRoot(t)
+	n := startNode(t, "q1", "127.0.0.87", "")
+	formCluster(t, n)
+	ctx := context.Background()
+	quota := `
+apiVersion: v1
+kind: Namespace
+metadata: {name: team}
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: small, namespace: team}
+spec:
+  hard: {pods: "2", requests.memory: 256Mi}
+`
+	if _, err := n.client.ApplyManifests(ctx, []byte(quota), "quota.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	deploy := func(replicas int, mem string) string {
+		return strings.NewReplacer("REPLICAS", fmt.Sprint(replicas), "MEM", mem).Replace(`
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app, namespace: team}
+spec:
+  replicas: REPLICAS
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      containers:
+      - {name: main, image: busybox:test, resources: {requests: {memory: MEM}}}
+`)
+	}
+	_, err := n.client.ApplyManifests(ctx, []byte(deploy(3, "64Mi")), "app.yaml")
+	if !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), "pods would be 3") || !strings.Contains(err.Error(), "quota small") {
+		t.Fatalf("3 pods under a 2-pod quota: %v", err)
+	}
+	if _, err := n.client.ApplyManifests(ctx, []byte(deploy(2, "200Mi")), "app.yaml"); !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), "requests.memory") {
+		t.Fatalf("400Mi under a 256Mi quota: %v", err)
+	}
+	if raws, _ := n.client.GetObjects(ctx, "deployments", "team", ""); len(raws) != 0 {
+		t.Fatal("a refused deployment was stored")
+	}
+	if _, err := n.client.ApplyManifests(ctx, []byte(deploy(2, "64Mi")), "app.yaml"); err != nil {
+		t.Fatalf("within the quota: %v", err)
+	}
+	if err := n.client.Scale(ctx, "team", "app", 3); !errors.Is(err, api.ErrConflict) {
+		t.Fatalf("scaling past the quota: %v", err)
 	}
 }

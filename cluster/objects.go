@@ -71,6 +71,14 @@ func (m *Manager) ApplyObjects(ctx context.Context, objs []api.Object) ([]api.Ap
 		return objs[i].GetKind() == api.KindNamespace && objs[j].GetKind() != api.KindNamespace
 	})
 	view := fsm.State()
+	pending := map[string]api.Object{}
+	for _, o := range objs {
+		meta := o.GetObjectMeta()
+		pending[objectKey(o.GetKind(), meta.Namespace, meta.Name)] = o
+	}
+	if err := checkQuotas(view, pending); err != nil {
+		return nil, err
+	}
 	known := map[string]bool{api.DefaultNamespace: true}
 	for _, o := range view.Objects("namespace") {
 		known[o.Name] = true
