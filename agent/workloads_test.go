@@ -402,3 +402,50 @@ spec:
 		t.Fatalf("scaling past the quota: %v", err)
 	}
 }
+
+// A DaemonSet runs one pod on every node its selector matches, and on a
+// matching node that joins later.
+func TestDaemonSetOnMatchingNodes(t *testing.T) {
+	needRoot(t)
+	nodes := []*testNode{startNode(t, "ds1", "127.0.0.91", ""), startNode(t, "ds2", "127.0.0.92", ""), startNode(t, "ds3", "127.0.0.93", "")}
+	for i, n := range nodes {
+		n.stop()
+		n.cfg.Cluster.Labels = map[string]string{"role": map[bool]string{true: "edge", false: "core"}[i != 1]}
+		n.start()
+		testimage.BusyboxInto(t, n.agent.Engine().Images(), "busybox:test", nil)
+	}
+	formCluster(t, nodes[0], nodes[1])
+	ctx := context.Background()
+	ds := `
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      nodeSelector: {role: edge}
+      terminationGracePeriodSeconds: 1
+      containers:
+      - {name: main, image: busybox:test, command: ["sleep", "3600"]}
+`
+	if _, err := nodes[0].client.ApplyManifests(ctx, []byte(ds), "ds.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "one pod on the matching node only", 30*time.Second, func() bool {
+		by := readyByNode(pods(t, nodes[0]))
+		return len(by) == 1 && by["ds1"] == 1
+	})
+	tok, err := nodes[0].client.CreateToken(ctx, api.TokenCreateRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodes[2].client.ClusterJoin(ctx, api.JoinRequest{Addr: nodes[0].ip, Token: tok.Token}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "a pod on the matching node that joined", 30*time.Second, func() bool {
+		by := readyByNode(pods(t, nodes[0]))
+		return len(by) == 2 && by["ds1"] == 1 && by["ds3"] == 1
+	})
+}
