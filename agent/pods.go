@@ -382,6 +382,15 @@ func (p *podRuntime) removePod(ctx context.Context, allocID string) error {
 	return os.RemoveAll(filepath.Join(p.dataDir, allocID))
 }
 
+// PodIP is an allocation's pod address (the node's own for host network).
+func (p *podRuntime) PodIP(allocID string) string {
+	pod, err := p.eng.InspectPod(enginePodName(allocID))
+	if err != nil || pod.NetworkSettings == nil {
+		return ""
+	}
+	return pod.NetworkSettings.IPAddress
+}
+
 // resolvePodRef resolves "pod:NAMESPACE:POD[:CONTAINER]" for the container
 // endpoints: the engine container when the pod runs here, else its node.
 func (a *Agent) resolvePodRef(ctx context.Context, ref string) (string, string, error) {

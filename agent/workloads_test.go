@@ -99,6 +99,14 @@ func TestDeploymentSpreadsAndMovesOffALostNode(t *testing.T) {
 		return len(by) == 3 && by["w1"] == 1 && by["w2"] == 1 && by["w3"] == 1
 	})
 	t.Logf("apply until three replicas ready (two nodes fetching the image from w1): %v", d1)
+	waitUntil(t, "the pods' addresses reported", 10*time.Second, func() bool {
+		for _, p := range pods(t, nodes[0]) {
+			if p.Status.PodIP == "" {
+				return false
+			}
+		}
+		return true
+	})
 	for _, n := range nodes[1:] {
 		if _, err := n.agent.Engine().Images().Get("busybox:test"); err != nil {
 			t.Fatalf("%s did not get the image from its peer: %v", n.name, err)

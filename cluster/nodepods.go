@@ -63,6 +63,13 @@ type nodePods struct {
 	lastEvent map[string]string
 
 	changed chan struct{}
+	// ips finds a pod's address, when the runtime can (PodIPer).
+	ips PodIPer
+}
+
+// PodIPer is an optional capability of a PodRuntime: a pod's address.
+type PodIPer interface {
+	PodIP(allocID string) string
 }
 
 func newNodePods(m *Manager) *nodePods {
@@ -368,7 +375,11 @@ func (np *nodePods) Report(ctx context.Context, batch []reconcile.PodStatus) err
 	}
 	st := map[string]state.AllocStatus{}
 	for _, p := range batch {
-		st[p.AllocID] = state.AllocStatus{Phase: string(p.Phase), Ready: p.Ready, Restarts: int64(p.Restarts), Message: p.Message}
+		s := state.AllocStatus{Phase: string(p.Phase), Ready: p.Ready, Restarts: int64(p.Restarts), Message: p.Message}
+		if np.ips != nil {
+			s.PodIP = np.ips.PodIP(p.AllocID)
+		}
+		st[p.AllocID] = s
 	}
 	cmd, err := state.ReportAllocs(ms.NodeID, st, time.Now().UTC())
 	if err != nil {
@@ -412,6 +423,7 @@ func (m *Manager) startPods() {
 		}
 	}
 	rt := factory(np.lookup)
+	np.ips, _ = rt.(PodIPer)
 	m.goLoop(ctx, func(ctx context.Context) { // wakes the source on state changes
 		for {
 			m.mu.Lock()
