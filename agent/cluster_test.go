@@ -50,6 +50,7 @@ func startNode(t *testing.T, name, ip string, dataDir string) *testNode {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
+		n.agent.cluster.Close() // its reconciler would make the pods again
 		removeAllPods(ctx, n.agent.Engine(), n.cfg.DataDir)
 	})
 	return n

@@ -109,6 +109,19 @@ func (m *Manager) reconcileNodes(ctx context.Context) error {
 			m.log.Info("node moved to a new address", "node", s.ID, "raft", mem.Meta.RaftAddr)
 		}
 	}
+	// A member that autopilot removed from Raft while it was dead, and that
+	// is back: add it again (as a non-voter; autopilot promotes it).
+	for _, mem := range g.Members() {
+		if _, inRaft := voter[mem.ID]; inRaft || mem.State != gossip.StateAlive || mem.Meta.RaftAddr == "" {
+			continue
+		}
+		if n, ok := view.Node(mem.ID); ok && n.State != state.NodeLeft {
+			if err := rn.AddNonvoter(ctx, mem.ID, mem.Meta.RaftAddr); err != nil {
+				return fmt.Errorf("add returning node %s to raft: %w", n.Name, err)
+			}
+			m.log.Info("a removed node is back: added to raft again", "node", n.Name)
+		}
+	}
 	for _, n := range view.Nodes() {
 		if n.Voter != voter[n.ID] {
 			if cmd, err := state.SetNodeVoter(n.ID, voter[n.ID]); err == nil {

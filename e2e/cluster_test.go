@@ -371,6 +371,11 @@ func TestLabFiveVotersSurviveTwoLosses(t *testing.T) {
 		}
 		return down == 2 && st.Healthy
 	})
+	// Autopilot drops the dead voters (three voters remain); the nodes must
+	// still find their way back.
+	c.waitView(lead, "the voters down to three", func(st *api.ClusterStatus, nodes []api.ClusterNode) bool {
+		return st.Voters == 3
+	})
 	for _, h := range lost {
 		c.start(h)
 	}
