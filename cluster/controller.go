@@ -58,6 +58,7 @@ type round struct {
 	now      time.Time
 	view     *state.View
 	nodes    map[string]state.Node
+	draining map[string]bool // nodes being drained: their pods are replaced as old ones
 	place    []state.Alloc
 	stop     map[string]string
 	reqs     []scheduler.Request
@@ -70,10 +71,13 @@ func (m *Manager) controlWorkloads(ctx context.Context) error {
 	fsm := m.fsm
 	m.mu.Unlock()
 	view := fsm.State()
-	r := &round{now: time.Now().UTC(), view: view, nodes: map[string]state.Node{}, stop: map[string]string{},
+	r := &round{now: time.Now().UTC(), view: view, nodes: map[string]state.Node{}, draining: map[string]bool{}, stop: map[string]string{},
 		pending: map[string]state.Alloc{}, failures: map[string]string{}}
 	for _, n := range view.Nodes() {
 		r.nodes[n.ID] = n
+		if _, ok := view.Object(drainKey(n.ID)); ok {
+			r.draining[n.ID] = true
+		}
 	}
 	var gc []string
 	for _, a := range view.Allocs() {
@@ -294,7 +298,7 @@ func (m *Manager) planDeployment(r *round, o state.Object) error {
 	var current, old []state.Alloc
 	ready := 0
 	for _, a := range live {
-		if a.Revision == rev {
+		if a.Revision == rev && !r.draining[a.NodeID] {
 			current = append(current, a)
 		} else {
 			old = append(old, a)

@@ -344,11 +344,24 @@ func (m *Manager) Cordon(ctx context.Context, ref string, cordoned bool) error {
 	if err != nil {
 		return err
 	}
-	_, err = m.apply(ctx, cmd)
-	return err
+	if _, err = m.apply(ctx, cmd); err != nil {
+		return err
+	}
+	if _, draining := fsm.State().Object(drainKey(n.ID)); !cordoned && draining {
+		if cmd, err := state.DeleteObject(drainKey(n.ID), time.Now().UTC()); err == nil {
+			_, err = m.apply(ctx, cmd)
+			return err
+		}
+	}
+	return nil
 }
 
-// Drain cordons a node and moves its pods elsewhere (DaemonSet pods stay).
+// Drain cordons a node and moves its pods elsewhere (DaemonSet pods stay),
+// as kubectl drain does, but within each Deployment's rollout bounds: the
+// node is marked draining, and the controller replaces its pods as in a
+// rolling update (a replacement first, within maxSurge; a pod stops only
+// while at least replicas minus maxUnavailable stay ready). It returns
+// once the node runs none of them, or when ctx ends.
 func (m *Manager) Drain(ctx context.Context, ref string) error {
 	if err := m.Cordon(ctx, ref, true); err != nil {
 		return err
@@ -357,27 +370,57 @@ func (m *Manager) Drain(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	view := fsm.State()
-	n, err := nodeByRef(view, ref)
+	n, err := nodeByRef(fsm.State(), ref)
 	if err != nil {
 		return err
 	}
-	stop := map[string]string{}
-	for _, a := range view.AllocsOnNode(n.ID) {
-		if a.Desired == state.AllocRun && !strings.HasPrefix(a.Owner, "daemonset/") {
-			stop[a.ID] = "node " + n.Name + " drained"
+	mark, _ := json.Marshal(map[string]string{"node": n.ID})
+	cmd, err := state.PutObject(state.Object{Key: drainKey(n.ID), Kind: kindDrain, Name: n.ID, UID: newID(), SpecHash: "drain", Manifest: mark}, time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	if _, err := m.apply(ctx, cmd); err != nil {
+		return err
+	}
+	for {
+		view := fsm.State()
+		changed := view.Changed()
+		left := 0
+		stop := map[string]string{}
+		for _, a := range view.AllocsOnNode(n.ID) {
+			if a.Desired != state.AllocRun || strings.HasPrefix(a.Owner, "daemonset/") {
+				continue
+			}
+			left++
+			if !strings.HasPrefix(a.Owner, "deployment/") {
+				stop[a.ID] = "node " + n.Name + " drained" // a bare pod has no replica to wait for
+			}
+		}
+		if left == 0 {
+			return nil
+		}
+		if len(stop) > 0 {
+			cmd, err := state.PlanAllocs(nil, stop, time.Now().UTC())
+			if err == nil {
+				_, err = m.apply(ctx, cmd)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("drain %s: %d pods still there (waiting for their replacements to be ready): %w", n.Name, left, ctx.Err())
+		case <-changed:
+		case <-time.After(time.Second):
 		}
 	}
-	if len(stop) == 0 {
-		return nil
-	}
-	cmd, err := state.PlanAllocs(nil, stop, time.Now().UTC())
-	if err != nil {
-		return err
-	}
-	_, err = m.apply(ctx, cmd)
-	return err
 }
+
+// Drain marks: a node being drained (kind Drain in the objects table).
+const kindDrain = "Drain"
+
+func drainKey(nodeID string) string { return "drain//" + nodeID }
 
 // Workloads summarizes every workload with its pods, for the status page.
 func (m *Manager) Workloads(ctx context.Context) ([]api.WorkloadSummary, error) {
