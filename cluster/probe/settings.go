@@ -98,13 +98,16 @@ func Validate(k Kind, p *api.Probe, ports []api.ContainerPort) error {
 	if actions != 1 {
 		return invalid("needs exactly one of exec, httpGet or tcpSocket, has %d", actions)
 	}
-	for name, v := range map[string]int32{
-		"initialDelaySeconds": p.InitialDelaySeconds, "periodSeconds": p.PeriodSeconds,
-		"timeoutSeconds": p.TimeoutSeconds, "successThreshold": p.SuccessThreshold,
-		"failureThreshold": p.FailureThreshold,
+	for _, f := range []struct {
+		name string
+		v    int32
+	}{
+		{"initialDelaySeconds", p.InitialDelaySeconds}, {"periodSeconds", p.PeriodSeconds},
+		{"timeoutSeconds", p.TimeoutSeconds}, {"successThreshold", p.SuccessThreshold},
+		{"failureThreshold", p.FailureThreshold},
 	} {
-		if v < 0 {
-			return invalid("%s is negative (%d)", name, v)
+		if f.v < 0 {
+			return invalid("%s is negative (%d)", f.name, f.v)
 		}
 	}
 	if k != Readiness && p.SuccessThreshold > 1 {
