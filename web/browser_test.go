@@ -101,8 +101,9 @@ func (b *browserLog) listen(ev any) {
 	}
 }
 
-// TestStatusPageInBrowser signs in through the form, sees the cluster, and
-// sees a node go down without reloading the page.
+// TestStatusPageInBrowser signs in through the form, sees the cluster and
+// its workloads, and sees a node go down and a pod come up elsewhere
+// without reloading the page.
 func TestStatusPageInBrowser(t *testing.T) {
 	chromium := findChromium(t)
 	view := newFakeView(3)
@@ -204,6 +205,45 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Errorf("the token cookie is readable from JavaScript: %q", got)
 	}
 
+	// The workloads card: web is degraded (2/3), its pods listed.
+	const web = `document.querySelector('#workloads tbody[data-workload="Deployment/default/web"]')`
+	until("the workloads card shows web 2/3 ready with its 3 pods", `(() => {
+		const web = `+web+`;
+		return !!web && web.dataset.health === 'degraded' &&
+			web.querySelector('.ready-count').textContent === '2/3' &&
+			web.querySelectorAll('tr[data-pod]').length === 3;
+	})()`)
+	podRows := func() string {
+		t.Helper()
+		return eval(`JSON.stringify(Array.from(` + web + `.querySelectorAll('tr[data-pod]'), (r) => Array.from(r.cells, (c) => c.textContent)))`)
+	}
+	if got, want := podRows(), `[["web-7d9f-a","node-1","Running","yes","0"],["web-7d9f-b","node-2","Running","yes","1"],["web-7d9f-c","node-3","Pending","no","0"]]`; got != want {
+		t.Errorf("web's pods:\n got %s\nwant %s", got, want)
+	}
+	if got := eval(web + `.querySelector('tr.workload th[scope="rowgroup"]').textContent`); got != "Deployment default/web 2/3 ready degraded" {
+		t.Errorf("web's header: %q", got)
+	}
+	if got := eval(`document.querySelector('#workloads tbody[data-workload="DaemonSet/kube-system/log-agent"]').dataset.health`); got != "ok" {
+		t.Errorf("log-agent health: %q, want ok", got)
+	}
+	if got := eval(`document.getElementById('workloads-summary').textContent`); got != "2 workloads, 6 pods · 1 degraded" {
+		t.Errorf("workloads summary: %q", got)
+	}
+	// The Pods column, node-1 to node-3 (web's pods and a log-agent pod each).
+	const podsColumn = `Array.from(document.querySelectorAll('#nodes tbody tr[data-node-id]'), (r) => r.querySelector('td.pods').textContent).join(',')`
+	if got := eval(`document.querySelector('#nodes thead th:last-child').textContent`); got != "Pods" {
+		t.Errorf("last nodes column: %q, want Pods", got)
+	}
+	if got := eval(podsColumn); got != "2,2,2" {
+		t.Errorf("pods per node: %s, want 2,2,2", got)
+	}
+	// The stylesheet applies under the CSP: degraded and ok differ in colour.
+	readyColor := `getComputedStyle(` + web + `.querySelector('.ready-count')).color`
+	degradedColor := eval(readyColor)
+	if okColor := eval(`getComputedStyle(document.querySelector('#workloads tbody[data-health="ok"] .ready-count')).color`); okColor == degradedColor {
+		t.Errorf("ok and degraded ready counts have the same colour %s", okColor)
+	}
+
 	// Mark this page load: a reload would lose the mark.
 	eval(`(window.__kedgeLoad = 'first', window.__kedgeLoad)`)
 	view.setNodeState("node-3", api.NodeDown)
@@ -214,6 +254,29 @@ func TestStatusPageInBrowser(t *testing.T) {
 		document.querySelector('#events li').textContent.includes('node-3 is down') &&
 		document.getElementById('status-line').textContent.includes('1 down') &&
 		document.querySelectorAll('#warnings li').length === 1`)
+
+	// web's third pod comes up on node-1: the card and the Pods column follow.
+	view.setPod("default", "web", "web-7d9f-c", func(p *api.PodSummary) {
+		p.Node, p.Phase, p.Ready = "node-1", "Running", true
+	})
+	until("web-7d9f-c runs on node-1 and web is 3/3, without a reload", `(() => {
+		const web = `+web+`;
+		const c = web && web.querySelector('tr[data-pod="web-7d9f-c"]');
+		return window.__kedgeLoad === 'first' && !!c &&
+			web.dataset.health === 'ok' &&
+			web.querySelector('.ready-count').textContent === '3/3' &&
+			!web.querySelector('.badge') &&
+			c.querySelector('.node').textContent === 'node-1' &&
+			c.dataset.ready === 'true' &&
+			`+podsColumn+` === '3,2,1' &&
+			document.getElementById('workloads-summary').textContent === '2 workloads, 6 pods · all ready';
+	})()`)
+	if got, want := podRows(), `[["web-7d9f-a","node-1","Running","yes","0"],["web-7d9f-b","node-2","Running","yes","1"],["web-7d9f-c","node-1","Running","yes","0"]]`; got != want {
+		t.Errorf("web's pods after the change:\n got %s\nwant %s", got, want)
+	}
+	if got := eval(readyColor); got == degradedColor {
+		t.Errorf("web's ready count kept the degraded colour %s", got)
+	}
 
 	step("sign out", chromedp.Click(chromedp.ID("signout")), chromedp.WaitVisible(chromedp.ID("token")))
 	if got := eval(`fetch('/v1/cluster/status').then(r => String(r.status))`); got != "401" {

@@ -42,6 +42,9 @@ type ClusterSnapshot struct {
 	Nodes  []api.ClusterNode `json:"nodes"`
 	// Events are the most recent events, oldest first.
 	Events []api.ClusterEvent `json:"events"`
+	// Workloads are the workloads with their pods, sorted by namespace and
+	// name; an empty list when the view is no WorkloadView.
+	Workloads []api.WorkloadSummary `json:"workloads"`
 }
 
 // Defaults of the watch stream.
@@ -67,7 +70,8 @@ type ClusterAPIOptions struct {
 }
 
 // ClusterAPI serves the cluster's read API over a ClusterView:
-// status, nodes, events and the server-sent-events watch stream.
+// status, nodes, events, workloads (when the view is a WorkloadView) and the
+// server-sent-events watch stream.
 type ClusterAPI struct {
 	view ClusterView
 	log  *slog.Logger
@@ -247,8 +251,12 @@ func (c *ClusterAPI) snapshot(ctx context.Context, ring *eventRing) (ClusterSnap
 	if err != nil {
 		return ClusterSnapshot{}, fmt.Errorf("events since %d: %w", ring.last, err)
 	}
+	ws, err := c.workloads(ctx)
+	if err != nil {
+		return ClusterSnapshot{}, fmt.Errorf("workloads: %w", err)
+	}
 	ring.add(evs)
-	return ClusterSnapshot{Status: st, Nodes: nodes, Events: ring.list()}, nil
+	return ClusterSnapshot{Status: st, Nodes: nodes, Events: ring.list(), Workloads: ws}, nil
 }
 
 // eventRing keeps the last max events of one stream, oldest first.

@@ -21,6 +21,7 @@ func registerClusterReads(mux *http.ServeMux, c *ClusterAPI) {
 	mux.HandleFunc("GET "+p+"/cluster/status", c.GetStatus)
 	mux.HandleFunc("GET "+p+"/cluster/nodes", c.GetNodes)
 	mux.HandleFunc("GET "+p+"/cluster/events", c.GetEvents)
+	mux.HandleFunc("GET "+p+"/cluster/workloads", c.GetWorkloads)
 	mux.HandleFunc("GET "+p+"/cluster/watch", c.Watch)
 }
 
@@ -288,6 +289,116 @@ func TestWatchFailures(t *testing.T) {
 	view.setNodeState("node-2", api.NodeSuspect)
 	if s := w.snapshot(); nodeState(s, "node-2") != api.NodeSuspect {
 		t.Fatalf("after recovery: %+v", s)
+	}
+}
+
+// withoutWorkloads hides the fake's WorkloadView capability: only the
+// ClusterView methods are promoted from the embedded interface.
+type withoutWorkloads struct{ ClusterView }
+
+func findWorkload(ws []api.WorkloadSummary, namespace, name string) (api.WorkloadSummary, bool) {
+	for _, w := range ws {
+		if w.Namespace == namespace && w.Name == name {
+			return w, true
+		}
+	}
+	return api.WorkloadSummary{}, false
+}
+
+func TestGetWorkloads(t *testing.T) {
+	view := newFakeView(3)
+	// A bare pod not placed yet: the view gives nil pods, the API [].
+	view.workloads = append(view.workloads, api.WorkloadSummary{Kind: api.KindPod, Namespace: "default", Name: "lonely", Desired: 1})
+	srv, _ := newClusterServer(t, view, ClusterAPIOptions{})
+
+	var ws []api.WorkloadSummary
+	if code := getJSON(t, srv.URL+"/v1/cluster/workloads", &ws); code != 200 || len(ws) != 3 {
+		t.Fatalf("workloads: %d %+v", code, ws)
+	}
+	// Sorted by namespace, then name.
+	if ws[0].Name != "lonely" || ws[1].Name != "web" || ws[2].Name != "log-agent" {
+		t.Fatalf("order: %+v", ws)
+	}
+	web := ws[1]
+	if web.Kind != api.KindDeployment || web.Desired != 3 || web.Ready != 2 || len(web.Pods) != 3 ||
+		web.Pods[2] != (api.PodSummary{Name: "web-7d9f-c", Node: "node-3", Phase: "Pending"}) {
+		t.Fatalf("web: %+v", web)
+	}
+	resp, err := http.Get(srv.URL + "/v1/cluster/workloads")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw strings.Builder
+	_, _ = bufio.NewReader(resp.Body).WriteTo(&raw)
+	resp.Body.Close()
+	if !strings.Contains(raw.String(), `"name":"lonely","desired":1,"ready":0,"pods":[]`) {
+		t.Fatalf("a workload without pods: %s, want \"pods\":[]", raw.String())
+	}
+
+	var e api.Error
+	view.setErr(fmt.Errorf("state closed: %w", api.ErrConflict))
+	if code := getJSON(t, srv.URL+"/v1/cluster/workloads", &e); code != http.StatusConflict || !strings.Contains(e.Message, "state closed") {
+		t.Fatalf("failing view: %d %+v", code, e)
+	}
+
+	// A view without the capability has no workloads: [], not null or 404.
+	plain, _ := newClusterServer(t, withoutWorkloads{newFakeView(1)}, ClusterAPIOptions{})
+	resp, err = http.Get(plain.URL + "/v1/cluster/workloads")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Reset()
+	_, _ = bufio.NewReader(resp.Body).WriteTo(&raw)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.TrimSpace(raw.String()) != "[]" {
+		t.Fatalf("workloads of a plain view: %d %q, want 200 []", resp.StatusCode, raw.String())
+	}
+}
+
+func TestWatchSnapshotCarriesWorkloads(t *testing.T) {
+	view := newFakeView(3)
+	srv, _ := newClusterServer(t, view, ClusterAPIOptions{MinInterval: time.Millisecond})
+	w := openWatch(t, srv.URL+"/v1/cluster/watch")
+
+	s := w.snapshot()
+	web, ok := findWorkload(s.Workloads, "default", "web")
+	if len(s.Workloads) != 2 || !ok || web.Ready != 2 || web.Desired != 3 || len(web.Pods) != 3 {
+		t.Fatalf("first snapshot's workloads: %+v", s.Workloads)
+	}
+	// The third pod comes up on another node: the next snapshot has it.
+	view.setPod("default", "web", "web-7d9f-c", func(p *api.PodSummary) {
+		p.Node, p.Phase, p.Ready = "node-1", "Running", true
+	})
+	s = w.snapshot()
+	web, _ = findWorkload(s.Workloads, "default", "web")
+	if web.Ready != 3 || web.Pods[2].Node != "node-1" || !web.Pods[2].Ready || web.Pods[2].Phase != "Running" {
+		t.Fatalf("after web-7d9f-c came up: %+v", web)
+	}
+
+	// A failing Workloads fails the snapshot like any other read; the
+	// stream goes on.
+	view.setWorkloadsErr(errors.New("store closed"))
+	view.change("x", "y", "z", nil)
+	if name, data := w.next(); name != "failure" || !strings.Contains(data, "workloads: store closed") {
+		t.Fatalf("got %q %q, want a failure event", name, data)
+	}
+	view.setWorkloadsErr(nil)
+	view.setNodeState("node-2", api.NodeSuspect)
+	if s = w.snapshot(); len(s.Workloads) != 2 || nodeState(s, "node-2") != api.NodeSuspect {
+		t.Fatalf("after recovery: %+v", s)
+	}
+}
+
+func TestWatchWithoutWorkloadView(t *testing.T) {
+	srv, _ := newClusterServer(t, withoutWorkloads{newFakeView(2)}, ClusterAPIOptions{})
+	w := openWatch(t, srv.URL+"/v1/cluster/watch")
+	name, data := w.next()
+	if name != "snapshot" || !strings.Contains(data, `"workloads":[]`) {
+		t.Fatalf("got %q %s, want a snapshot with \"workloads\":[]", name, data)
+	}
+	var s ClusterSnapshot
+	if err := json.Unmarshal([]byte(data), &s); err != nil || len(s.Nodes) != 2 || s.Workloads == nil {
+		t.Fatalf("snapshot: %v %+v", err, s)
 	}
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -14,17 +15,27 @@ import (
 
 // fakeView is an in-memory ClusterView whose state the tests change.
 type fakeView struct {
-	mu      sync.Mutex
-	status  api.ClusterStatus
-	nodes   []api.ClusterNode
-	events  []api.ClusterEvent
-	changed chan struct{}
-	err     error // returned by every read when set
+	mu     sync.Mutex
+	status api.ClusterStatus
+	nodes  []api.ClusterNode
+	events []api.ClusterEvent
+	// workloads make it a WorkloadView.
+	workloads []api.WorkloadSummary
+	changed   chan struct{}
+	err       error // returned by every read when set
+	// workloadsErr is returned by Workloads only, when set.
+	workloadsErr error
 }
 
-var _ ClusterView = (*fakeView)(nil)
+var (
+	_ ClusterView  = (*fakeView)(nil)
+	_ WorkloadView = (*fakeView)(nil)
+)
 
-// newFakeView is a healthy cluster of n voters; node-1 leads.
+// newFakeView is a healthy cluster of n voters; node-1 leads. It runs the
+// Deployment default/web, 2 of 3 pods ready (web-7d9f-a on node-1 and
+// web-7d9f-b on node-2 ready; web-7d9f-c Pending on node-3, the nodes taken
+// modulo n), and the DaemonSet kube-system/log-agent, one ready pod a node.
 func newFakeView(n int) *fakeView {
 	now := time.Now().UTC()
 	f := &fakeView{changed: make(chan struct{})}
@@ -54,6 +65,20 @@ func newFakeView(n int) *fakeView {
 		AppliedIndex: uint64(n), CommitIndex: uint64(n), Voters: n, Members: n,
 		Healthy: true, FaultTolerance: (n - 1) / 2,
 	}
+	if n == 0 {
+		return f
+	}
+	node := func(i int) string { return f.nodes[(i-1)%n].Name }
+	web := api.WorkloadSummary{Kind: api.KindDeployment, Namespace: "default", Name: "web", Desired: 3, Ready: 2, Pods: []api.PodSummary{
+		{Name: "web-7d9f-a", Node: node(1), Phase: "Running", Ready: true},
+		{Name: "web-7d9f-b", Node: node(2), Phase: "Running", Ready: true, Restarts: 1},
+		{Name: "web-7d9f-c", Node: node(3), Phase: "Pending"},
+	}}
+	agent := api.WorkloadSummary{Kind: api.KindDaemonSet, Namespace: "kube-system", Name: "log-agent", Desired: n, Ready: n}
+	for i := 1; i <= n; i++ {
+		agent.Pods = append(agent.Pods, api.PodSummary{Name: fmt.Sprintf("log-agent-%d", i), Node: node(i), Phase: "Running", Ready: true})
+	}
+	f.workloads = []api.WorkloadSummary{web, agent}
 	return f
 }
 
@@ -88,6 +113,20 @@ func (f *fakeView) Events(ctx context.Context, since uint64) ([]api.ClusterEvent
 		if ev.Index > since {
 			out = append(out, ev)
 		}
+	}
+	return out, nil
+}
+
+func (f *fakeView) Workloads(ctx context.Context) ([]api.WorkloadSummary, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := cmp.Or(f.err, f.workloadsErr); err != nil {
+		return nil, err
+	}
+	out := make([]api.WorkloadSummary, len(f.workloads))
+	for i, w := range f.workloads {
+		w.Pods = append([]api.PodSummary(nil), w.Pods...)
+		out[i] = w
 	}
 	return out, nil
 }
@@ -127,6 +166,35 @@ func (f *fakeView) setNodeState(name, state string) {
 			st.Warnings = append(st.Warnings, name+" is down: the cluster cannot lose another voter")
 		}
 	})
+}
+
+// setPod changes the pod of the workload namespace/workload with fn, as one
+// Raft entry, and recounts the workload's ready pods.
+func (f *fakeView) setPod(namespace, workload, pod string, fn func(p *api.PodSummary)) {
+	f.change("pod-changed", namespace+"/"+pod, "changed", func(*api.ClusterStatus, []api.ClusterNode) {
+		// change holds f.mu.
+		for i := range f.workloads {
+			w := &f.workloads[i]
+			if w.Namespace != namespace || w.Name != workload {
+				continue
+			}
+			w.Ready = 0
+			for j := range w.Pods {
+				if w.Pods[j].Name == pod {
+					fn(&w.Pods[j])
+				}
+				if w.Pods[j].Ready {
+					w.Ready++
+				}
+			}
+		}
+	})
+}
+
+func (f *fakeView) setWorkloadsErr(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.workloadsErr = err
 }
 
 func (f *fakeView) setErr(err error) {

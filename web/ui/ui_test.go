@@ -70,7 +70,7 @@ func TestPageIsSelfContained(t *testing.T) {
 		t.Fatal(err)
 	}
 	html, _ := static.ReadFile("static/index.html")
-	for _, want := range []string{`<th scope="col">`, `aria-live="polite"`, `<label for="token">`, `lang="en"`, `id="live"`} {
+	for _, want := range []string{`<th scope="col">`, `aria-live="polite"`, `<label for="token">`, `lang="en"`, `id="live"`, `id="workloads"`, `<caption`} {
 		if !strings.Contains(string(html), want) {
 			t.Errorf("index.html lacks %s", want)
 		}

@@ -158,8 +158,12 @@
   function render(snap) {
     const st = snap.status || {};
     const nodes = (snap.nodes || []).slice().sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id));
+    const workloads = (snap.workloads || []).slice().sort((a, b) =>
+      (a.namespace || '').localeCompare(b.namespace || '') || (a.name || '').localeCompare(b.name || '') ||
+      (a.kind || '').localeCompare(b.kind || ''));
     renderSummary(st, nodes);
-    renderNodes(nodes);
+    renderNodes(nodes, podsByNode(workloads));
+    renderWorkloads(workloads);
     renderEvents(snap.events || []);
   }
 
@@ -194,7 +198,37 @@
     warnings.replaceChildren(...(st.warnings || []).map((w) => el('li', {}, w)));
   }
 
-  function renderNodes(nodes) {
+  // podsByNode counts the pods placed on each node, keyed by the pod's node:
+  // a node's name, or its id when the cluster does not know the name.
+  function podsByNode(workloads) {
+    const counts = new Map();
+    for (const w of workloads) {
+      for (const p of w.pods || []) {
+        if (!p.node) continue; // not placed yet
+        const c = counts.get(p.node) || { total: 0, phases: {} };
+        const phase = p.phase || 'Unknown';
+        c.total++;
+        c.phases[phase] = (c.phases[phase] || 0) + 1;
+        counts.set(p.node, c);
+      }
+    }
+    return counts;
+  }
+
+  // nodePods is a node's pod count, and its phases for the tooltip.
+  function nodePods(counts, n) {
+    const total = { total: 0, phases: {} };
+    for (const key of new Set([n.name, n.id])) {
+      const c = key && counts.get(key);
+      if (!c) continue;
+      total.total += c.total;
+      for (const [ph, k] of Object.entries(c.phases)) total.phases[ph] = (total.phases[ph] || 0) + k;
+    }
+    const detail = Object.keys(total.phases).sort().map((ph) => total.phases[ph] + ' ' + ph).join(', ');
+    return el('td', { class: 'num pods', title: detail || 'no pods' }, String(total.total));
+  }
+
+  function renderNodes(nodes, podCounts) {
     const rows = nodes.map((n) => {
       const state = n.state || 'unknown';
       const name = el('th', { scope: 'row' }, n.name || n.id);
@@ -214,12 +248,70 @@
         el('td', { title: 'joined ' + fmtTime(n.joined_at) }, fmtAge(n.joined_at)),
         el('td', {}, n.version || '—'),
         labels,
-        el('td', {}, fmtCPU(cap.cpu_millis || 0) + ' · ' + fmtBytes(cap.memory_bytes || 0)));
+        el('td', {}, fmtCPU(cap.cpu_millis || 0) + ' · ' + fmtBytes(cap.memory_bytes || 0)),
+        nodePods(podCounts, n));
     });
     if (rows.length === 0) {
-      rows.push(el('tr', {}, el('td', { colSpan: 9, class: 'empty' }, 'No nodes.')));
+      rows.push(el('tr', {}, el('td', { colSpan: 10, class: 'empty' }, 'No nodes.')));
     }
     document.querySelector('#nodes tbody').replaceChildren(...rows);
+  }
+
+  // health of a workload: ok with all its pods ready, down with none,
+  // degraded in between.
+  function health(w) {
+    const ready = w.ready || 0;
+    if (ready >= (w.desired || 0)) return 'ok';
+    return ready === 0 ? 'down' : 'degraded';
+  }
+
+  // renderWorkloads draws one row group (tbody) a workload: a header row with
+  // the workload and its ready/desired count, then a row a pod.
+  function renderWorkloads(workloads) {
+    const count = { ok: 0, degraded: 0, down: 0 };
+    let pods = 0;
+    const groups = workloads.map((w) => {
+      const h = health(w);
+      count[h]++;
+      const id = (w.namespace || '') + '/' + (w.name || '');
+      const head = el('th', { scope: 'rowgroup', colSpan: 5 },
+        el('span', { class: 'wkind' }, w.kind || 'Workload'), ' ',
+        el('span', { class: 'wname' }, id), ' ',
+        el('span', { class: 'ready-count health-' + h, title: (w.ready || 0) + ' of ' + (w.desired || 0) + ' pods ready' },
+          (w.ready || 0) + '/' + (w.desired || 0)),
+        ' ready');
+      if (h !== 'ok') head.append(' ', el('span', { class: 'badge health-' + h }, h));
+      const list = (w.pods || []).slice().sort((a, b) => (a.name || '').localeCompare(b.name || ''));
+      pods += list.length;
+      const rows = list.map((p) => {
+        const phase = p.phase || 'Unknown';
+        return el('tr', { 'data-pod': p.name, 'data-ready': String(!!p.ready) },
+          el('th', { scope: 'row' }, p.name),
+          el('td', { class: 'node' }, p.node || 'not placed'),
+          el('td', { class: 'phase phase-' + phase.toLowerCase() }, phase),
+          el('td', { class: 'pod-ready ' + (p.ready ? 'yes' : 'no') }, p.ready ? 'yes' : 'no'),
+          el('td', { class: 'num restarts' }, String(p.restarts || 0)));
+      });
+      if (rows.length === 0) rows.push(el('tr', {}, el('td', { colSpan: 5, class: 'empty' }, 'No pods.')));
+      return el('tbody', { 'data-workload': (w.kind || '') + '/' + id, 'data-health': h },
+        el('tr', { class: 'workload' }, head), ...rows);
+    });
+    if (groups.length === 0) {
+      groups.push(el('tbody', {}, el('tr', {}, el('td', { colSpan: 5, class: 'empty' }, 'No workloads.'))));
+    }
+    const table = $('workloads');
+    for (const b of Array.from(table.tBodies)) b.remove();
+    table.append(...groups);
+
+    let line = workloads.length + (workloads.length === 1 ? ' workload' : ' workloads') +
+      ', ' + pods + (pods === 1 ? ' pod' : ' pods');
+    const bad = [];
+    if (count.degraded) bad.push(count.degraded + ' degraded');
+    if (count.down) bad.push(count.down + ' down');
+    line += workloads.length ? ' · ' + (bad.length ? bad.join(', ') : 'all ready') : '';
+    const sum = $('workloads-summary');
+    if (sum.textContent !== line) sum.textContent = line; // aria-live: announce changes only
+    sum.dataset.health = count.down ? 'down' : count.degraded ? 'degraded' : 'ok';
   }
 
   function renderEvents(events) {
