@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"kedge/api"
 	"kedge/cluster"
+	"kedge/cluster/probe"
 	"kedge/cluster/reconcile"
 	"kedge/engine"
 	"kedge/engine/image"
@@ -32,16 +35,24 @@ const (
 type podRuntime struct {
 	eng *engine.Engine
 	// peers fetches a missing image from another node (nil: none).
-	peers   func(ctx context.Context, ref string) error
-	lookup  func(allocID string) (cluster.RunnablePod, bool)
-	dataDir string // where configMap/secret volume files are written
+	peers func(ctx context.Context, ref string) error
+	// probes runs the containers' liveness, readiness and startup probes.
+	probes *probe.Manager
+	// restarts counts the restarts this runtime made, by container id (the
+	// engine counts only its own restart policy's).
+	mu       sync.Mutex
+	restarts map[string]int
+	lookup   func(allocID string) (cluster.RunnablePod, bool)
+	dataDir  string // where configMap/secret volume files are written
 }
 
 var _ reconcile.Engine = (*podRuntime)(nil)
 
 func newPodRuntime(eng *engine.Engine, dataDir string, peers func(ctx context.Context, ref string) error) cluster.PodRuntimeFactory {
 	return func(lookup func(string) (cluster.RunnablePod, bool)) cluster.PodRuntime {
-		return &podRuntime{eng: eng, lookup: lookup, dataDir: filepath.Join(dataDir, "pods"), peers: peers}
+		p := &podRuntime{eng: eng, lookup: lookup, dataDir: filepath.Join(dataDir, "pods"), peers: peers, restarts: map[string]int{}}
+		p.probes = probe.New(engineExecer{eng}, probe.Options{})
+		return p
 	}
 }
 
@@ -67,21 +78,36 @@ func (p *podRuntime) ListPods(ctx context.Context) ([]reconcile.Actual, error) {
 			a.SandboxExists, a.SpecHash = true, pod.Config.Labels[labelHash]
 		}
 	}
+	var targets []probe.Target
 	for _, c := range p.eng.List(true) {
 		id := c.Config.Labels[labelAlloc]
 		if id == "" {
 			continue
 		}
+		name := c.Config.Labels[labelContainer]
 		cs := reconcile.ContainerState{
-			Name: c.Config.Labels[labelContainer], ID: c.ID, Running: c.State.Running, ExitCode: c.State.ExitCode,
-			StartedAt: c.State.StartedAt, FinishedAt: c.State.FinishedAt, Restarts: c.RestartCount,
+			Name: name, ID: c.ID, Running: c.State.Running, ExitCode: c.State.ExitCode,
+			StartedAt: c.State.StartedAt, FinishedAt: c.State.FinishedAt, Restarts: c.RestartCount + p.restartsOf(c.ID),
 		}
-		if h := c.State.Health; h != nil && h.Status != "starting" {
-			ok := h.Status == "healthy"
-			cs.Healthy = &ok
+		if spec := p.containerSpec(id, name); spec != nil && c.State.Running &&
+			(spec.LivenessProbe != nil || spec.ReadinessProbe != nil || spec.StartupProbe != nil) {
+			key := c.ID
+			targets = append(targets, probe.Target{Key: key, PodIP: p.probeIP(id), Container: *spec, StartedAt: c.State.StartedAt})
+			if st, ok := p.probes.Result(key); ok {
+				if spec.LivenessProbe != nil || spec.StartupProbe != nil {
+					live := st.Live
+					cs.Healthy = &live
+				}
+				ready := st.Ready
+				cs.Ready = &ready
+			} else if spec.ReadinessProbe != nil || spec.StartupProbe != nil {
+				notYet := false
+				cs.Ready = &notYet
+			}
 		}
 		get(id).Containers = append(get(id).Containers, cs)
 	}
+	p.probes.Sync(targets)
 	out := make([]reconcile.Actual, 0, len(byAlloc))
 	for _, a := range byAlloc {
 		out = append(out, *a)
@@ -107,7 +133,13 @@ func (p *podRuntime) Apply(ctx context.Context, a reconcile.Action) error {
 		}
 		return p.startContainer(ctx, a.AllocID, a.Container)
 	case reconcile.RestartContainer:
-		return p.eng.Start(ctx, a.ContainerID)
+		if err := p.eng.Start(ctx, a.ContainerID); err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.restarts[a.ContainerID]++
+		p.mu.Unlock()
+		return nil
 	case reconcile.KillContainer:
 		zero := 0
 		return p.eng.Stop(ctx, a.ContainerID, &zero)
@@ -296,11 +328,6 @@ func (p *podRuntime) startContainer(ctx context.Context, allocID, name string) e
 			cfg.Security.CapAdd, cfg.Security.CapDrop = sc.Capabilities.Add, sc.Capabilities.Drop
 		}
 	}
-	if pr := spec.LivenessProbe; pr != nil && pr.Exec != nil {
-		cfg.Healthcheck = &api.HealthConfig{Test: append([]string{"CMD"}, pr.Exec.Command...),
-			Interval: seconds(pr.PeriodSeconds, 10), Timeout: seconds(pr.TimeoutSeconds, 1),
-			StartPeriod: seconds(pr.InitialDelaySeconds, 0), Retries: int(max(pr.FailureThreshold, 1))}
-	}
 	for _, m := range spec.VolumeMounts {
 		mount, err := p.mountFor(rp, m)
 		if err != nil {
@@ -314,13 +341,6 @@ func (p *podRuntime) startContainer(ctx context.Context, allocID, name string) e
 		return fmt.Errorf("create container %s of %s/%s: %w", name, rp.Namespace, rp.Name, err)
 	}
 	return p.eng.Start(ctx, created.ID)
-}
-
-func seconds(v, def int32) time.Duration {
-	if v <= 0 {
-		v = def
-	}
-	return time.Duration(v) * time.Second
 }
 
 // mountFor turns a volume mount of the pod into an engine mount.
@@ -375,11 +395,64 @@ func (p *podRuntime) removePod(ctx context.Context, allocID string) error {
 		if err := p.eng.Remove(ctx, c.ID, true, true); err != nil && !errors.Is(err, api.ErrNotFound) {
 			return err
 		}
+		if p.restarts != nil {
+			p.mu.Lock()
+			delete(p.restarts, c.ID)
+			p.mu.Unlock()
+		}
 	}
 	if err := p.eng.RemovePod(ctx, enginePodName(allocID), true); err != nil && !errors.Is(err, api.ErrNotFound) {
 		return err
 	}
 	return os.RemoveAll(filepath.Join(p.dataDir, allocID))
+}
+
+func (p *podRuntime) restartsOf(id string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.restarts[id]
+}
+
+// containerSpec is the spec of a container of an allocation's pod.
+func (p *podRuntime) containerSpec(allocID, name string) *api.ContainerSpec {
+	rp, ok := p.lookup(allocID)
+	if !ok {
+		return nil
+	}
+	for _, list := range [][]api.ContainerSpec{rp.Pod.Spec.InitContainers, rp.Pod.Spec.Containers} {
+		for i := range list {
+			if list[i].Name == name {
+				return &list[i]
+			}
+		}
+	}
+	return nil
+}
+
+// probeIP is where HTTP and TCP probes reach a pod: its address, or the
+// node's loopback for a pod on the host network.
+func (p *podRuntime) probeIP(allocID string) string {
+	if ip := p.PodIP(allocID); ip != "" {
+		return ip
+	}
+	return "127.0.0.1"
+}
+
+// Changed makes the reconciler act at once when a probe result flips
+// (reconcile.EngineWatcher).
+func (p *podRuntime) Changed() <-chan struct{} { return p.probes.Changed() }
+
+// Close stops the probes.
+func (p *podRuntime) Close() error {
+	p.probes.Close()
+	return nil
+}
+
+// engineExecer runs exec probes in containers through the engine.
+type engineExecer struct{ eng *engine.Engine }
+
+func (e engineExecer) Exec(ctx context.Context, containerKey string, cmd []string) (int, error) {
+	return e.eng.Exec(ctx, containerKey, &api.ExecConfig{Cmd: cmd}, engine.ExecIO{Stdout: io.Discard, Stderr: io.Discard})
 }
 
 // PodIP is an allocation's pod address (the node's own for host network).

@@ -457,3 +457,59 @@ spec:
 		return len(by) == 2 && by["ds1"] == 1 && by["ds3"] == 1
 	})
 }
+
+// Probes: a pod is ready only once its readiness probe passes (HTTP), and
+// a container whose liveness probe fails (exec) is restarted.
+func TestProbesGateReadinessAndRestart(t *testing.T) {
+	needRoot(t)
+	n := startNode(t, "p1", "127.0.0.89", "")
+	testimage.BusyboxInto(t, n.agent.Engine().Images(), "busybox:test", nil)
+	formCluster(t, n)
+	ctx := context.Background()
+	manifest := `
+apiVersion: v1
+kind: Pod
+metadata: {name: probed}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: busybox:test
+    command: ["sh", "-c", "mkdir -p /www && touch /alive && (sleep 2; echo ok > /www/ready) & exec httpd -f -p 8080 -h /www"]
+    ports: [{containerPort: 8080}]
+    readinessProbe:
+      httpGet: {path: /ready, port: 8080}
+      periodSeconds: 1
+    livenessProbe:
+      exec: {command: ["test", "-e", "/alive"]}
+      periodSeconds: 1
+      failureThreshold: 2
+`
+	if _, err := n.client.ApplyManifests(ctx, []byte(manifest), "probed.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	status := func() (phase string, ready bool, restarts int32) {
+		for _, p := range pods(t, n) {
+			if p.Name == "probed" && len(p.Status.ContainerStatuses) == 1 {
+				return p.Status.Phase, p.Status.ContainerStatuses[0].Ready, p.Status.ContainerStatuses[0].RestartCount
+			}
+		}
+		return "", false, 0
+	}
+	waitUntil(t, "the pod running but not ready (its page is not there yet)", 20*time.Second, func() bool {
+		phase, ready, _ := status()
+		return phase == api.PodRunning && !ready
+	})
+	waitUntil(t, "the pod ready once its readiness probe passes", 20*time.Second, func() bool {
+		_, ready, _ := status()
+		return ready
+	})
+	// Break liveness: the container is killed and restarted.
+	if code, out := execIn(t, n, "pod:default:probed", "rm", "/alive"); code != 0 {
+		t.Fatalf("rm: %d %s", code, out)
+	}
+	waitUntil(t, "a restart after the liveness probe failed", 40*time.Second, func() bool {
+		_, _, restarts := status()
+		return restarts >= 1
+	})
+}

@@ -446,6 +446,9 @@ func (m *Manager) startPods() {
 		}
 	})
 	m.goLoop(ctx, func(ctx context.Context) {
+		if c, ok := rt.(interface{ Close() error }); ok {
+			defer c.Close()
+		}
 		if err := reconcile.Run(ctx, rt, src, np, reconcile.SystemClock{}, reconcile.WithLogger(m.log), reconcile.WithObserver(np.observe)); err != nil && ctx.Err() == nil {
 			m.log.Error("pod reconciler stopped", "err", err)
 		}

@@ -43,6 +43,7 @@ func (s *Server) EnableCluster(ops ClusterOps, onMember, onLeave func()) *Cluste
 	s.mux.HandleFunc("GET "+p+"/status", consistent(ops, ca.GetStatus))
 	s.mux.HandleFunc("GET "+p+"/nodes", consistent(ops, ca.GetNodes))
 	s.mux.HandleFunc("GET "+p+"/events", consistent(ops, ca.GetEvents))
+	s.mux.HandleFunc("GET "+p+"/workloads", consistent(ops, ca.GetWorkloads))
 	s.mux.HandleFunc("GET "+p+"/watch", ca.Watch)
 	s.clusterRoutes(ops, onMember, onLeave)
 	return ca
