@@ -330,45 +330,30 @@ func tokenCreateAction(c *cli.Context) error {
 }
 
 func tokenListAction(c *cli.Context) error {
-	format, err := outputFormat(c)
-	if err != nil {
-		return err
-	}
-	cl, err := newClient(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	list, err := cl.Tokens(c.Context)
-	if err != nil {
-		return fmt.Errorf("token ls: %w", err)
-	}
-	if format == formatJSON {
-		return writeJSON(c.App.Writer, list)
-	}
 	now := time.Now()
-	tw := newTable(c.App.Writer)
-	fmt.Fprintln(tw, "ID\tCREATED\tEXPIRES\tUSES LEFT\tSTATE\tDESCRIPTION")
-	for _, t := range list {
-		expires, uses, st := "never", "unlimited", "valid"
-		if !t.Expires.IsZero() {
-			expires = t.Expires.Local().Format(time.DateTime)
-			if now.After(t.Expires) {
-				st = "expired"
+	return listing[api.JoinToken]{
+		what: "tokens", fetch: func(cl *api.Client) ([]api.JoinToken, error) { return cl.Tokens(c.Context) },
+		header: "ID\tCREATED\tEXPIRES\tUSES LEFT\tSTATE\tDESCRIPTION",
+		row: func(t api.JoinToken) string {
+			expires, uses, st := "never", "unlimited", "valid"
+			if !t.Expires.IsZero() {
+				expires = t.Expires.Local().Format(time.DateTime)
+				if now.After(t.Expires) {
+					st = "expired"
+				}
 			}
-		}
-		if t.UsesLeft >= 0 {
-			uses = fmt.Sprint(t.UsesLeft)
-			if t.UsesLeft == 0 {
-				st = "used up"
+			if t.UsesLeft >= 0 {
+				uses = fmt.Sprint(t.UsesLeft)
+				if t.UsesLeft == 0 {
+					st = "used up"
+				}
 			}
-		}
-		if t.Revoked {
-			st = "revoked"
-		}
-		fmt.Fprintf(tw, "%s\t%s ago\t%s\t%s\t%s\t%s\n", t.ID, humanDuration(now.Sub(t.Created)), expires, uses, st, t.Description)
-	}
-	return tw.Flush()
+			if t.Revoked {
+				st = "revoked"
+			}
+			return fmt.Sprintf("%s\t%s ago\t%s\t%s\t%s\t%s", t.ID, humanDuration(now.Sub(t.Created)), expires, uses, st, t.Description)
+		},
+	}.run(c)
 }
 
 func snapshotSaveAction(c *cli.Context) error {

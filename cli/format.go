@@ -163,3 +163,48 @@ func jsonLine(v any) ([]byte, error) {
 	}
 	return append(b, '\n'), nil
 }
+
+// listing is how a `ls` command prints its objects: the table's header,
+// a row (tab-separated) and, for -q, the id of each.
+type listing[T any] struct {
+	what   string
+	fetch  func(cl *api.Client) ([]T, error)
+	header string
+	row    func(T) string
+	id     func(T) string
+}
+
+// run fetches and prints the list: -o json, -q (when the command has it) or a table.
+func (l listing[T]) run(c *cli.Context) error {
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	list, err := l.fetch(cl)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", l.what, err)
+	}
+	if format == formatJSON {
+		if list == nil {
+			list = []T{}
+		}
+		return writeJSON(c.App.Writer, list)
+	}
+	if l.id != nil && c.Bool("quiet") {
+		for _, x := range list {
+			fmt.Fprintln(c.App.Writer, l.id(x))
+		}
+		return nil
+	}
+	tw := newTable(c.App.Writer)
+	fmt.Fprintln(tw, l.header)
+	for _, x := range list {
+		fmt.Fprintln(tw, l.row(x))
+	}
+	return tw.Flush()
+}

@@ -73,34 +73,14 @@ func networkCreateAction(c *cli.Context) error {
 }
 
 func networkListAction(c *cli.Context) error {
-	format, err := outputFormat(c)
-	if err != nil {
-		return err
-	}
-	cl, err := newClient(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	list, err := cl.ListNetworks(c.Context)
-	if err != nil {
-		return fmt.Errorf("list networks: %w", err)
-	}
-	if format == formatJSON {
-		return writeJSON(c.App.Writer, list)
-	}
-	if c.Bool("quiet") {
-		for _, n := range list {
-			fmt.Fprintln(c.App.Writer, n.Name)
-		}
-		return nil
-	}
-	tw := newTable(c.App.Writer)
-	fmt.Fprintln(tw, "NAME\tDRIVER\tSUBNET\tCONTAINERS")
-	for _, n := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", n.Name, n.Driver, n.Subnet, len(n.Containers))
-	}
-	return tw.Flush()
+	return listing[api.Network]{
+		what: "networks", fetch: func(cl *api.Client) ([]api.Network, error) { return cl.ListNetworks(c.Context) },
+		header: "NAME\tDRIVER\tSUBNET\tCONTAINERS",
+		row: func(n api.Network) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%d", n.Name, n.Driver, n.Subnet, len(n.Containers))
+		},
+		id: func(n api.Network) string { return n.Name },
+	}.run(c)
 }
 
 func networkRemoveAction(c *cli.Context) error {

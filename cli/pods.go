@@ -88,38 +88,18 @@ func podCreateAction(c *cli.Context) error {
 }
 
 func podListAction(c *cli.Context) error {
-	format, err := outputFormat(c)
-	if err != nil {
-		return err
-	}
-	cl, err := newClient(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	list, err := cl.ListPods(c.Context)
-	if err != nil {
-		return fmt.Errorf("list pods: %w", err)
-	}
-	if format == formatJSON {
-		return writeJSON(c.App.Writer, list)
-	}
-	if c.Bool("quiet") {
-		for _, p := range list {
-			fmt.Fprintln(c.App.Writer, p.ID[:12])
-		}
-		return nil
-	}
-	tw := newTable(c.App.Writer)
-	fmt.Fprintln(tw, "POD ID\tNAME\tNETWORK\tIP\tCONTAINERS")
-	for _, p := range list {
-		ip := ""
-		if p.NetworkSettings != nil {
-			ip = p.NetworkSettings.IPAddress
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", p.ID[:12], p.Name, p.Config.NetworkMode, ip, len(p.Containers))
-	}
-	return tw.Flush()
+	return listing[api.Pod]{
+		what: "pods", fetch: func(cl *api.Client) ([]api.Pod, error) { return cl.ListPods(c.Context) },
+		header: "POD ID\tNAME\tNETWORK\tIP\tCONTAINERS",
+		row: func(p api.Pod) string {
+			ip := ""
+			if p.NetworkSettings != nil {
+				ip = p.NetworkSettings.IPAddress
+			}
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%d", p.ID[:12], p.Name, p.Config.NetworkMode, ip, len(p.Containers))
+		},
+		id: func(p api.Pod) string { return p.ID[:12] },
+	}.run(c)
 }
 
 func podRemoveAction(c *cli.Context) error {
