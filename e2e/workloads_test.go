@@ -35,6 +35,25 @@ spec:
 apiVersion: apps/v1
 kind: Deployment
 metadata:
+  name: pinned
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: pinned}
+  template:
+    metadata:
+      labels: {app: pinned}
+      annotations: {kedge.io/disconnect-replace: "false"}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: busybox
+        command: ["sleep", "3600"]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
   name: strict
 spec:
   replicas: 3
@@ -69,6 +88,8 @@ func localRunning(t *testing.T, cl *api.Client) map[string]int {
 				out["edge"]++
 			case bytes.HasPrefix([]byte(p), []byte("default/strict-")):
 				out["strict"]++
+			case bytes.HasPrefix([]byte(p), []byte("default/pinned-")):
+				out["pinned"]++
 			}
 		}
 	}
@@ -104,7 +125,7 @@ func TestLabEdgeAutonomy(t *testing.T) {
 		for _, h := range c.lab.Hosts {
 			n := localRunning(t, c.client(h))
 			seen = append(seen, n)
-			ok = ok && n["edge"] == 1 && n["strict"] == 1
+			ok = ok && n["edge"] == 1 && n["strict"] == 1 && n["pinned"] == 1
 		}
 		if ok {
 			break
@@ -131,10 +152,20 @@ func TestLabEdgeAutonomy(t *testing.T) {
 		}
 		return n == 3
 	})
-	waitFor(t, "the cut-off host to stop its stop-after pod and keep the other", 30*time.Second, func() bool {
+	waitFor(t, "the cut-off host to stop its stop-after pod and keep the others", 30*time.Second, func() bool {
 		n := localRunning(t, local)
-		return n["edge"] == 1 && n["strict"] == 0
+		return n["edge"] == 1 && n["strict"] == 0 && n["pinned"] == 1
 	})
+	// The pinned workload waits for its node: no replacement elsewhere.
+	pinnedElsewhere := 0
+	for _, h := range c.lab.Hosts {
+		if h != cut {
+			pinnedElsewhere += localRunning(t, c.client(h))["pinned"]
+		}
+	}
+	if pinnedElsewhere != 2 {
+		t.Fatalf("the pinned deployment runs %d pods on the connected hosts, want 2 (its cut-off pod not replaced)", pinnedElsewhere)
+	}
 	// A reboot while cut off: everything on the host dies, then the agent
 	// starts again with no control plane in reach.
 	if err := cut.Crash(); err != nil {
@@ -148,9 +179,9 @@ func TestLabEdgeAutonomy(t *testing.T) {
 	if err := cut.Heal(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the healed host to stop its stale copy", 30*time.Second, func() bool {
+	waitFor(t, "the healed host to stop its stale copies and keep its pinned pod", 30*time.Second, func() bool {
 		n := localRunning(t, local)
-		return n["edge"] == 0 && n["strict"] == 0
+		return n["edge"] == 0 && n["strict"] == 0 && n["pinned"] == 1
 	})
 	// Exactly the replicas asked for, cluster-wide.
 	raws, err := c.client(other).GetObjects(ctx, "pods", "default", "")
@@ -164,7 +195,7 @@ func TestLabEdgeAutonomy(t *testing.T) {
 			count[p.Labels["app"]]++
 		}
 	}
-	if count["edge"] != 3 || count["strict"] != 3 {
+	if count["edge"] != 3 || count["strict"] != 3 || count["pinned"] != 3 {
 		t.Fatalf("pods after healing: %v, want 3 of each", count)
 	}
 }
