@@ -53,6 +53,9 @@ type ClusterConfig struct {
 	GossipPort int `json:"gossip_port"`
 	// Labels are the node's scheduling labels.
 	Labels map[string]string `json:"labels"`
+	// Taints keep pods without a matching toleration off the node
+	// ("key[=value]:Effect").
+	Taints []string `json:"taints"`
 	// Capacity and Reserve override what the node offers ("cpu=2,memory=4G").
 	Capacity string `json:"capacity"`
 	Reserve  string `json:"reserve"`

@@ -513,3 +513,60 @@ spec:
 		return restarts >= 1
 	})
 }
+
+// A tainted node takes only the pods that tolerate its taint.
+func TestTaintsKeepPodsOff(t *testing.T) {
+	needRoot(t)
+	t1, t2 := startNode(t, "t1", "127.0.0.95", ""), startNode(t, "t2", "127.0.0.96", "")
+	t1.stop()
+	t1.cfg.Cluster.Taints = []string{"dedicated=gpu:NoSchedule"}
+	t1.start()
+	for _, n := range []*testNode{t1, t2} {
+		testimage.BusyboxInto(t, n.agent.Engine().Images(), "busybox:test", nil)
+	}
+	formCluster(t, t1, t2)
+	ctx := context.Background()
+	app := func(name, tolerations string) string {
+		return strings.NewReplacer("NAME", name, "TOL", tolerations).Replace(`
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: NAME}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: NAME}}
+  template:
+    metadata: {labels: {app: NAME}}
+    spec:
+      terminationGracePeriodSeconds: 1TOL
+      containers:
+      - {name: main, image: busybox:test, command: ["sleep", "3600"]}
+`)
+	}
+	if _, err := t1.client.ApplyManifests(ctx, []byte(app("plain", "")), "plain.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	tol := "\n      tolerations: [{key: dedicated, operator: Equal, value: gpu, effect: NoSchedule}]"
+	if _, err := t1.client.ApplyManifests(ctx, []byte(app("gpu", tol)), "gpu.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "plain pods only on t2, tolerating pods on both", 30*time.Second, func() bool {
+		plain, gpu := map[string]int{}, map[string]int{}
+		for _, p := range pods(t, t1) {
+			if p.Status.Phase != api.PodRunning {
+				return false
+			}
+			if p.Labels["app"] == "plain" {
+				plain[p.Status.NodeName]++
+			} else {
+				gpu[p.Status.NodeName]++
+			}
+		}
+		return plain["t2"] == 2 && plain["t1"] == 0 && gpu["t1"] == 1 && gpu["t2"] == 1
+	})
+	nodes, _ := t2.client.ClusterNodes(ctx)
+	for _, n := range nodes {
+		if n.Name == "t1" && (len(n.Taints) != 1 || n.Taints[0] != "dedicated=gpu:NoSchedule") {
+			t.Fatalf("t1's taints: %v", n.Taints)
+		}
+	}
+}

@@ -46,6 +46,8 @@ type ClusterNode struct {
 	Capacity   NodeResources     `json:"capacity"`
 	Reserve    NodeResources     `json:"reserve"`
 	Cordoned   bool              `json:"cordoned,omitempty"`
+	// Taints are "key[=value]:Effect".
+	Taints []string `json:"taints,omitempty"`
 }
 
 // ClusterStatus is the control plane's health as one node sees it.

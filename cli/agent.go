@@ -40,6 +40,7 @@ func agentCommands() []*cli.Command {
 				&cli.IntFlag{Name: "raft-port", Usage: "Raft port (default 7781)"},
 				&cli.IntFlag{Name: "gossip-port", Usage: "gossip port, TCP and UDP (default 7782)"},
 				&cli.StringSliceFlag{Name: "label", Usage: "a node label: key=value"},
+				&cli.StringSliceFlag{Name: "taint", Usage: "a node taint: key[=value]:NoSchedule|PreferNoSchedule|NoExecute"},
 				&cli.StringFlag{Name: "capacity", Usage: "what the node offers: cpu=N,memory=SIZE (default: the machine)"},
 				&cli.StringFlag{Name: "reserve", Usage: "kept back from workloads: cpu=N,memory=SIZE"},
 				&cli.BoolFlag{Name: "slow-links", Usage: "Raft and gossip timings for slow or lossy links (slower failover)"},
@@ -110,6 +111,9 @@ func agentConfig(c *cli.Context) (*agent.Config, error) {
 		if c.IsSet(flag) {
 			*dst = c.Int(flag)
 		}
+	}
+	if c.IsSet("taint") {
+		cc.Taints = c.StringSlice("taint")
 	}
 	if c.IsSet("slow-links") {
 		cc.SlowLinks = c.Bool("slow-links")

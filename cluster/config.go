@@ -10,11 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"kedge/api"
 	"kedge/cluster/consensus"
 	"kedge/cluster/gossip"
+	"kedge/cluster/state"
 	"kedge/security/pki"
 )
 
@@ -34,6 +36,9 @@ type Config struct {
 	APIPort, RaftPort, GossipPort int
 	// Labels are this node's scheduling labels.
 	Labels map[string]string
+	// Taints keep pods that do not tolerate them off this node
+	// ("key[=value]:Effect", see ParseTaint).
+	Taints []string
 	// Capacity overrides what the node offers (zero: the machine's).
 	Capacity api.NodeResources
 	// Reserve is kept back from workloads.
@@ -74,6 +79,33 @@ func (c *Config) withDefaults() {
 	if c.CertTTL <= 0 {
 		c.CertTTL = pki.DefaultCertTTL
 	}
+}
+
+// ParseTaint reads a taint as kubectl writes it: "key[=value]:Effect",
+// the effect NoSchedule, PreferNoSchedule or NoExecute.
+func ParseTaint(s string) (state.Taint, error) {
+	kv, effect, ok := strings.Cut(s, ":")
+	key, value, _ := strings.Cut(kv, "=")
+	switch {
+	case !ok || key == "":
+		return state.Taint{}, fmt.Errorf("taint %q: want key[=value]:Effect: %w", s, api.ErrInvalid)
+	case effect != "NoSchedule" && effect != "PreferNoSchedule" && effect != "NoExecute":
+		return state.Taint{}, fmt.Errorf("taint %q: the effect is NoSchedule, PreferNoSchedule or NoExecute: %w", s, api.ErrInvalid)
+	}
+	return state.Taint{Key: key, Value: value, Effect: effect}, nil
+}
+
+// taints parses the configured taints.
+func (c *Config) taints() ([]state.Taint, error) {
+	var out []state.Taint
+	for _, s := range c.Taints {
+		t, err := ParseTaint(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 // membership is what a member persists about itself (membership.json).

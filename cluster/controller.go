@@ -168,8 +168,12 @@ func (r *round) schedulerSnapshot() scheduler.Snapshot {
 			MilliCPU: max(0, n.Capacity.CPUMillis-n.Reserved.CPUMillis), MemoryBytes: max(0, n.Capacity.MemoryBytes-n.Reserved.MemoryBytes),
 			Pods: 110,
 		}
-		s.Nodes = append(s.Nodes, scheduler.Node{ID: n.ID, Name: n.Name, Labels: n.Labels, Allocatable: alloc,
-			Ready: n.State == state.NodeReady, Cordoned: n.Cordoned})
+		sn := scheduler.Node{ID: n.ID, Name: n.Name, Labels: n.Labels, Allocatable: alloc,
+			Ready: n.State == state.NodeReady, Cordoned: n.Cordoned}
+		for _, t := range n.Taints {
+			sn.Taints = append(sn.Taints, scheduler.Taint{Key: t.Key, Value: t.Value, Effect: t.Effect})
+		}
+		s.Nodes = append(s.Nodes, sn)
 	}
 	sort.Slice(s.Nodes, func(i, j int) bool { return s.Nodes[i].ID < s.Nodes[j].ID })
 	for _, a := range r.view.Allocs() {

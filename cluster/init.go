@@ -113,6 +113,7 @@ func (m *Manager) Init(ctx context.Context, req api.InitRequest) (*api.InitRespo
 
 // selfNode is this node's record.
 func (m *Manager) selfNode(ms *membership, serial string, voter bool) state.Node {
+	taints, _ := m.cfg.taints() // checked by New
 	return state.Node{
 		ID: ms.NodeID, Name: ms.NodeName, Labels: ms.Labels, Version: m.cfg.Version, Voter: voter, State: state.NodeReady,
 		Addr: state.Addresses{
@@ -121,7 +122,7 @@ func (m *Manager) selfNode(ms *membership, serial string, voter bool) state.Node
 		},
 		Capacity:   state.Resources{CPUMillis: m.cfg.Capacity.CPUMillis, MemoryBytes: m.cfg.Capacity.MemoryBytes},
 		Reserved:   state.Resources{CPUMillis: m.cfg.Reserve.CPUMillis, MemoryBytes: m.cfg.Reserve.MemoryBytes},
-		CertSerial: serial,
+		CertSerial: serial, Taints: taints,
 	}
 }
 

@@ -32,6 +32,7 @@ type joinRequest struct {
 	Capacity  api.NodeResources `json:"capacity"`
 	Reserve   api.NodeResources `json:"reserve"`
 	Version   string            `json:"version"`
+	Taints    []state.Taint     `json:"taints,omitempty"`
 	// PreviousID keeps a node's id when it rejoins (its certificate expired
 	// while it was away).
 	PreviousID string `json:"previous_id,omitempty"`
@@ -86,9 +87,10 @@ func (m *Manager) Join(ctx context.Context, req api.JoinRequest) (*api.JoinRespo
 		labels = m.cfg.Labels
 	}
 	prev, _ := m.loadPreviousID()
+	taints, _ := m.cfg.taints()
 	body, _ := json.Marshal(joinRequest{
 		TokenID: tok.ID, Secret: tok.Secret, CSR: string(csr), Name: m.cfg.NodeName, Advertise: adv.String(),
-		Labels: labels, Capacity: m.cfg.Capacity, Reserve: m.cfg.Reserve, Version: m.cfg.Version, PreviousID: prev,
+		Labels: labels, Capacity: m.cfg.Capacity, Reserve: m.cfg.Reserve, Version: m.cfg.Version, PreviousID: prev, Taints: taints,
 	})
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: pki.PinnedClientTLS(tok.CAHash)}}
 	defer client.CloseIdleConnections()
@@ -208,7 +210,7 @@ func (m *Manager) admit(ctx context.Context, rn *consensus.Node, fsm *state.FSM,
 	}
 	ip := adv.String()
 	node := state.Node{
-		ID: id, Name: name, Labels: req.Labels, Version: req.Version, State: state.NodeReady, CertSerial: serial,
+		ID: id, Name: name, Labels: req.Labels, Version: req.Version, State: state.NodeReady, CertSerial: serial, Taints: req.Taints,
 		Addr:     state.Addresses{API: hostPort(ip, m.cfg.APIPort), Raft: hostPort(ip, m.cfg.RaftPort), Gossip: hostPort(ip, m.cfg.GossipPort)},
 		Capacity: state.Resources{CPUMillis: req.Capacity.CPUMillis, MemoryBytes: req.Capacity.MemoryBytes},
 		Reserved: state.Resources{CPUMillis: req.Reserve.CPUMillis, MemoryBytes: req.Reserve.MemoryBytes},

@@ -73,6 +73,9 @@ func New(cfg Config) (*Manager, error) {
 		return nil, errors.New("cluster: DataDir is required")
 	}
 	cfg.withDefaults()
+	if _, err := cfg.taints(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cluster dir: %w", err)
 	}

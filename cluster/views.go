@@ -91,7 +91,7 @@ func (m *Manager) Nodes(ctx context.Context) ([]api.ClusterNode, error) {
 		out = append(out, api.ClusterNode{
 			ID: n.ID, Name: n.Name, Address: hostOf(n.Addr.API), APIAddr: n.Addr.API, RaftAddr: n.Addr.Raft, GossipAddr: n.Addr.Gossip,
 			Voter: voter[n.ID], Leader: n.ID == leaderID, State: string(n.State), StateSince: n.StateSince, JoinedAt: n.JoinedAt,
-			Version: n.Version, Labels: n.Labels, Cordoned: n.Cordoned,
+			Version: n.Version, Labels: n.Labels, Cordoned: n.Cordoned, Taints: taintStrings(n.Taints),
 			Capacity: api.NodeResources{CPUMillis: n.Capacity.CPUMillis, MemoryBytes: n.Capacity.MemoryBytes},
 			Reserve:  api.NodeResources{CPUMillis: n.Reserved.CPUMillis, MemoryBytes: n.Reserved.MemoryBytes},
 		})
@@ -298,4 +298,16 @@ func (m *Manager) BackupCA(ctx context.Context, passphrase []byte) ([]byte, erro
 		return nil, fmt.Errorf("this node is not a voter and does not hold the CA key: run it on a voter (kedge nodes shows them): %w", api.ErrConflict)
 	}
 	return pki.EncryptCA(ca, passphrase)
+}
+
+func taintStrings(ts []state.Taint) []string {
+	var out []string
+	for _, t := range ts {
+		kv := t.Key
+		if t.Value != "" {
+			kv += "=" + t.Value
+		}
+		out = append(out, kv+":"+t.Effect)
+	}
+	return out
 }

@@ -81,6 +81,15 @@ type Node struct {
 	JoinedAt   time.Time         `json:"joined_at"`
 	CertSerial string            `json:"cert_serial,omitempty"`
 	Cordoned   bool              `json:"cordoned"`
+	// Taints keep pods without a matching toleration off the node.
+	Taints []Taint `json:"taints,omitempty"`
+}
+
+// Taint repels pods that do not tolerate it (Kubernetes' node taint).
+type Taint struct {
+	Key    string `json:"key"`
+	Value  string `json:"value,omitempty"`
+	Effect string `json:"effect"` // NoSchedule, PreferNoSchedule or NoExecute
 }
 
 func (n *Node) clone() Node {
@@ -89,6 +98,11 @@ func (n *Node) clone() Node {
 		out.Labels = nil
 	} else {
 		out.Labels = maps.Clone(n.Labels)
+	}
+	if len(n.Taints) == 0 {
+		out.Taints = nil
+	} else {
+		out.Taints = append([]Taint(nil), n.Taints...)
 	}
 	return out
 }
