@@ -475,7 +475,7 @@ spec:
   containers:
   - name: web
     image: busybox:test
-    command: ["sh", "-c", "mkdir -p /www && touch /alive && (sleep 2; echo ok > /www/ready) & exec httpd -f -p 8080 -h /www"]
+    command: ["sh", "-c", "mkdir -p /www; touch /alive; (sleep 2; echo ok > /www/ready) & exec httpd -f -p 8080 -h /www"]
     ports: [{containerPort: 8080}]
     readinessProbe:
       httpGet: {path: /ready, port: 8080}
