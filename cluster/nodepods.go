@@ -449,7 +449,10 @@ func (m *Manager) startPods() {
 		if c, ok := rt.(interface{ Close() error }); ok {
 			defer c.Close()
 		}
-		if err := reconcile.Run(ctx, rt, src, np, reconcile.SystemClock{}, reconcile.WithLogger(m.log), reconcile.WithObserver(np.observe)); err != nil && ctx.Err() == nil {
+		if err := reconcile.Run(ctx, rt, src, np, reconcile.SystemClock{}, reconcile.WithLogger(m.log), reconcile.WithObserver(np.observe),
+			// Status goes to the leader at most ten times a second: a
+			// pod shows ready within a tenth of a second of being so.
+			reconcile.WithReportInterval(100*time.Millisecond)); err != nil && ctx.Err() == nil {
 			m.log.Error("pod reconciler stopped", "err", err)
 		}
 	})

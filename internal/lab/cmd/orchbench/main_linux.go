@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"kedge/api"
@@ -95,7 +96,7 @@ func run(binary, image string, trials int) error {
 	}
 	var apply, cut, kill []time.Duration
 	for i := 0; i < trials; i++ {
-		d, err := applyTen(ctx, clients[0], fmt.Sprintf("ten%d", i))
+		d, err := applyTen(ctx, clients[0], fmt.Sprintf("ten%d", i), clients...)
 		if err != nil {
 			return fmt.Errorf("apply trial %d: %w", i+1, err)
 		}
@@ -171,7 +172,7 @@ func waitReady(ctx context.Context, cl *api.Client, name string, want int, cond 
 
 // applyTen applies a 10-replica deployment pinned to h1 and times it until
 // all are ready; then deletes it.
-func applyTen(ctx context.Context, cl *api.Client, name string) (time.Duration, error) {
+func applyTen(ctx context.Context, cl *api.Client, name string, hosts ...*api.Client) (time.Duration, error) {
 	start := time.Now()
 	if _, err := cl.ApplyManifests(ctx, []byte(deployment(name, 10, "h1")), name); err != nil {
 		return 0, err
@@ -183,10 +184,13 @@ func applyTen(ctx context.Context, cl *api.Client, name string) (time.Duration, 
 	if err := cl.DeleteObject(ctx, "deployment", "default", name); err != nil {
 		return 0, err
 	}
-	return took, waitGone(ctx, cl, name)
+	return took, waitGone(ctx, cl, name, hosts...)
 }
 
-func waitGone(ctx context.Context, cl *api.Client, name string) error {
+// waitGone waits until a deployment's pods are gone from the cluster and
+// their containers from every host's engine, so that the next trial does
+// not share the node with this one's teardown.
+func waitGone(ctx context.Context, cl *api.Client, name string, hosts ...*api.Client) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		raws, _ := cl.GetObjects(ctx, "pods", "default", "")
@@ -195,6 +199,14 @@ func waitGone(ctx context.Context, cl *api.Client, name string) error {
 			var p api.ClusterPod
 			if json.Unmarshal(r, &p) == nil && p.Labels["app"] == name {
 				n++
+			}
+		}
+		for _, h := range hosts {
+			list, _ := h.ListContainers(ctx, true)
+			for _, c := range list {
+				if strings.HasPrefix(c.Config.Labels["kedge.io/pod"], "default/"+name+"-") {
+					n++
+				}
 			}
 		}
 		if n == 0 {
