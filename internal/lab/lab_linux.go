@@ -287,6 +287,9 @@ func CloseStale() ([]string, error) {
 	var errs []error
 	for _, f := range dirs {
 		l, err := Open(filepath.Dir(f))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // a lab closed meanwhile (another test process's)
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
