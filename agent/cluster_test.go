@@ -38,7 +38,10 @@ func startNode(t *testing.T, name, ip string, dataDir string) *testNode {
 	n := &testNode{t: t, name: name, ip: ip, cfg: &Config{
 		DataDir: dataDir, Socket: filepath.Join(filepath.Dir(dataDir), name+".sock"), NodeName: name,
 		Cluster: ClusterConfig{Advertise: ip, BindAddr: ip, StabilizationTime: "300ms"},
-		Version: api.Version{Version: "test"},
+		// Agents in one process share the host's interfaces: a subnet each,
+		// rather than two picking the same free one at the same time.
+		BridgeSubnet: "10.250." + ip[strings.LastIndex(ip, ".")+1:] + ".0/24",
+		Version:      api.Version{Version: "test"},
 	}}
 	n.start()
 	t.Cleanup(func() { n.stop() })

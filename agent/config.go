@@ -32,6 +32,9 @@ type Config struct {
 	Defaults ContainerDefaults `json:"defaults"`
 	// RunDir is the base of the runtime dir (default /run/kedge).
 	RunDir string `json:"run_dir"`
+	// BridgeSubnet is the default bridge network's subnet (default: a free
+	// /16 in 10.64.0.0/10), as Docker's bip.
+	BridgeSubnet string `json:"bridge_subnet"`
 	// Cluster configures this node as a cluster peer (used after init/join).
 	Cluster ClusterConfig `json:"cluster"`
 	// Version is this binary's version, served by the API.

@@ -139,6 +139,7 @@ func engineOptions(cfg *Config, log *slog.Logger) (engine.Options, error) {
 		DefaultPidsLimit:   cfg.Defaults.PidsLimit,
 		DefaultMemory:      cfg.Defaults.Memory,
 		DefaultLogMaxFiles: cfg.Defaults.LogMaxFiles,
+		BridgeSubnet:       cfg.BridgeSubnet,
 		Logger:             log,
 	}
 	if cfg.Defaults.LogMaxSize != "" {
