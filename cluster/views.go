@@ -59,7 +59,8 @@ func (m *Manager) Status(ctx context.Context) (api.ClusterStatus, error) {
 	return out, nil
 }
 
-// alive reports whether gossip sees a node alive (this node always is).
+// alive reports whether gossip sees a node alive or suspect, that is not
+// (yet) dead or gone (this node always is).
 func (m *Manager) alive(id string) bool {
 	m.mu.Lock()
 	g, ms := m.gossip, m.ms
@@ -71,7 +72,7 @@ func (m *Manager) alive(id string) bool {
 		return false
 	}
 	mem, ok := g.Member(id)
-	return ok && mem.State == gossip.StateAlive
+	return ok && (mem.State == gossip.StateAlive || mem.State == gossip.StateSuspect)
 }
 
 // Nodes lists the cluster's nodes, with the roles Raft gives them.

@@ -258,6 +258,7 @@ func (c *Config) memberlistConfig(kr *memberlist.Keyring, d *delegate, logger *l
 	mc.Delegate = d
 	mc.Events = d
 	mc.Alive = d
+	mc.Ping = d
 	mc.Logger = logger
 	return mc
 }

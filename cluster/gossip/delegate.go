@@ -21,11 +21,13 @@ import (
 // lock, then d.mu: code holding d.mu never calls into memberlist, and the
 // callbacks never block (events go to a queue).
 type delegate struct {
-	self      string // local node ID
-	log       *slog.Logger
-	now       func() time.Time
-	retention time.Duration
-	events    *eventQueue
+	self       string // local node ID
+	log        *slog.Logger
+	now        func() time.Time
+	retention  time.Duration
+	events     *eventQueue
+	timing     Timing                           // for the suspect window
+	broadcasts *memberlist.TransmitLimitedQueue // suspect announcements; nil in unit tests
 
 	mu      sync.Mutex
 	meta    []byte               // encoded local metadata; replaced, never mutated
@@ -44,6 +46,7 @@ var (
 	_ memberlist.Delegate      = (*delegate)(nil)
 	_ memberlist.EventDelegate = (*delegate)(nil)
 	_ memberlist.AliveDelegate = (*delegate)(nil)
+	_ memberlist.PingDelegate  = (*delegate)(nil)
 )
 
 func (d *delegate) setMeta(b []byte, leaving bool) {
@@ -64,11 +67,24 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	return d.meta
 }
 
-// NotifyMsg ignores user messages: Kedge sends none over gossip.
-func (d *delegate) NotifyMsg([]byte) {}
+// NotifyMsg takes the user messages Kedge sends over gossip: suspect
+// announcements (see suspect.go). Others are dropped.
+func (d *delegate) NotifyMsg(b []byte) {
+	id, err := decodeSuspect(b)
+	if err != nil {
+		d.log.Debug("dropped a gossip user message", "err", err, "size", len(b))
+		return
+	}
+	d.suspect(id, false)
+}
 
-// GetBroadcasts has no user broadcasts to send.
-func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+// GetBroadcasts returns queued suspect announcements.
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
+	if d.broadcasts == nil {
+		return nil
+	}
+	return d.broadcasts.GetBroadcasts(overhead, limit)
+}
 
 // LocalState has no user state for push/pull.
 func (d *delegate) LocalState(join bool) []byte { return nil }
@@ -175,8 +191,9 @@ func (d *delegate) emit(e Event) {
 }
 
 // pruneLocked forgets dead and left members older than the retention and
-// expired leave announcements.
+// expired leave announcements, and ends suspicions nobody confirmed.
 func (d *delegate) pruneLocked(now time.Time) {
+	d.expireSuspectsLocked(now)
 	for id, t := range d.intents {
 		if now.Sub(t) >= leaveIntentWindow {
 			delete(d.intents, id)

@@ -67,13 +67,17 @@
 // memberlist emits no event for suspicion, and polling cannot see it: Members
 // returns pointers into memberlist's table whose Node.State is never set (see
 // above) and whose Meta and Addr memberlist rewrites in place under its
-// private lock, so even reading them is a data race. The Ping delegate
-// reports only successful probes and the Alive delegate only alive messages.
-// So StateSuspect and EventSuspect exist for the API's sake and are never
-// reported by this version; with ProfileLAN a node is suspect for under a
-// second before it is Dead anyway. Everything here is taken from the
-// EventDelegate and Alive delegate, which memberlist calls with its lock held,
-// so copying the node there is race-free.
+// private lock, so even reading them is a data race. Its suspect messages
+// never reach a delegate either. What it does give is a log line when a
+// probe fails ("Suspect NAME has failed, no acks received"), written just
+// before it marks the peer suspect. The log writer passes that name to the
+// member table, which marks the member Suspect and broadcasts a user message
+// of its own, so that every node (the leader, which records node states,
+// included) sees the suspicion, not only the prober. Suspicion ends with
+// Dead (NotifyLeave), with a successful probe (Ping delegate), or, when
+// the member refuted, after the longest suspicion timeout plus two probe
+// intervals without a dead message. With ProfileLAN a killed node is
+// Suspect for about 400 ms before it is Dead.
 //
 // # Metadata wire format
 //

@@ -69,7 +69,9 @@ func New(cfg Config) (*Gossip, error) {
 		meta:      metaBuf,
 		members:   make(map[string]Member),
 		intents:   make(map[string]time.Time),
+		timing:    cfg.Profile.Timing(),
 	}
+	d.broadcasts = &memberlist.TransmitLimitedQueue{NumNodes: d.numAlive, RetransmitMult: d.timing.RetransmitMult}
 	g := &Gossip{id: cfg.NodeID, log: logger, d: d, keyring: kr, meta: meta, stop: make(chan struct{})}
 	d.events = newEventQueue(logger)
 	g.wg.Add(1)
@@ -78,7 +80,7 @@ func New(cfg Config) (*Gossip, error) {
 		d.events.run(cfg.OnEvent, g.stop)
 	}()
 
-	ml, err := memberlist.Create(cfg.memberlistConfig(kr, d, newStdLogger(logger)))
+	ml, err := memberlist.Create(cfg.memberlistConfig(kr, d, newStdLogger(logger, func(id string) { d.suspect(id, true) })))
 	if err != nil {
 		close(g.stop)
 		g.wg.Wait()

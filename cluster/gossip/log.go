@@ -10,18 +10,28 @@ import (
 // slogWriter is an io.Writer for a *log.Logger without prefix or flags: it
 // turns memberlist's "[LEVEL] memberlist: message" lines into slog records.
 // log.Logger calls Write once per message, serialised.
+// It also spots memberlist's line for a failed probe and passes the member
+// name to onSuspect (if set): that line is the only sign of suspicion
+// memberlist gives (see suspect.go).
 type slogWriter struct {
-	logger *slog.Logger
+	logger    *slog.Logger
+	onSuspect func(id string)
 }
 
-// newStdLogger returns a standard logger that forwards to l.
-func newStdLogger(l *slog.Logger) *log.Logger {
-	return log.New(slogWriter{logger: l}, "", 0)
+// newStdLogger returns a standard logger that forwards to l and reports
+// failed probes to onSuspect.
+func newStdLogger(l *slog.Logger, onSuspect func(id string)) *log.Logger {
+	return log.New(slogWriter{logger: l, onSuspect: onSuspect}, "", 0)
 }
 
 // Write logs p as one record. It never fails.
 func (w slogWriter) Write(p []byte) (int, error) {
 	level, msg := parseStdLine(p)
+	if w.onSuspect != nil {
+		if id, ok := suspectFromLog(msg); ok {
+			w.onSuspect(id)
+		}
+	}
 	ctx := context.Background()
 	if w.logger.Enabled(ctx, level) {
 		w.logger.Log(ctx, level, msg, "from", "memberlist")

@@ -12,9 +12,8 @@ type State int
 const (
 	// StateAlive: the member answers probes (or has not yet been found dead).
 	StateAlive State = iota
-	// StateSuspect: a probe failed and the member may still refute. Reserved:
-	// memberlist offers no race-free way to observe it (see the package doc),
-	// so this version never reports it.
+	// StateSuspect: a probe of the member failed and it may still refute
+	// (see "Suspect" in the package doc).
 	StateSuspect
 	// StateDead: the member stopped answering and did not refute in time.
 	StateDead
@@ -65,15 +64,14 @@ const (
 	EventJoin EventKind = iota + 1
 	// EventUpdate: a live member changed its metadata.
 	EventUpdate
-	// EventSuspect: a member became suspect. Reserved, never emitted by this
-	// version (see StateSuspect).
+	// EventSuspect: a live member failed a probe and became suspect.
 	EventSuspect
 	// EventDead: a member was declared dead.
 	EventDead
 	// EventLeft: a member left gracefully.
 	EventLeft
 	// EventAlive: a member known as dead or left is alive again (restart,
-	// healed partition).
+	// healed partition), or a suspect member refuted.
 	EventAlive
 )
 
