@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -377,6 +378,21 @@ func TestJoinRefusalsAuthAndLeave(t *testing.T) {
 		}
 		return false
 	})
+	// On its way down the leader recorded it suspect (its probe failed),
+	// then down.
+	evs, err := voter.client.ClusterEvents(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var path []string
+	for _, e := range evs {
+		if strings.HasPrefix(e.Message, "node "+other.name+": ") {
+			path = append(path, strings.TrimPrefix(e.Message, "node "+other.name+": "))
+		}
+	}
+	if !slices.Contains(path, "ready -> suspect") || !slices.Contains(path, "suspect -> down") {
+		t.Errorf("state changes of the stopped node: %q, want ready -> suspect -> down", path)
+	}
 	if err := voter.client.RemoveNode(ctx, other.name); err != nil {
 		t.Fatalf("node rm of a stopped node: %v", err)
 	}
