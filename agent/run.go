@@ -140,6 +140,7 @@ func engineOptions(cfg *Config, log *slog.Logger) (engine.Options, error) {
 		DefaultMemory:      cfg.Defaults.Memory,
 		DefaultLogMaxFiles: cfg.Defaults.LogMaxFiles,
 		BridgeSubnet:       cfg.BridgeSubnet,
+		CNIPluginDirs:      cfg.CNIBinDirs,
 		Logger:             log,
 	}
 	if cfg.Defaults.LogMaxSize != "" {

@@ -4,7 +4,10 @@
 // uses. It imports nothing of the engine, so the CLI builds on every OS.
 package api
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // ContainerConfig is everything `kedge create` / `kedge run` asks for.
 type ContainerConfig struct {
@@ -108,6 +111,12 @@ type NetworkSettings struct {
 	Gateway    string        `json:"gateway,omitempty"`
 	MacAddress string        `json:"mac_address,omitempty"`
 	Ports      []PortBinding `json:"ports,omitempty"`
+	// DNSServers, DNSSearch and DNSOptions are the resolver settings the
+	// network's CNI plugins returned (networks of driver "cni"), which the
+	// container's resolv.conf uses.
+	DNSServers []string `json:"dns_servers,omitempty"`
+	DNSSearch  []string `json:"dns_search,omitempty"`
+	DNSOptions []string `json:"dns_options,omitempty"`
 }
 
 // Mount is a volume, bind mount or tmpfs in a container.
@@ -367,10 +376,12 @@ type Volume struct {
 }
 
 // Network is a container network on the node: the built-in none, host and
-// bridge, or a user network (`kedge network create`), whose containers
-// reach each other by name.
+// bridge, or a user network (`kedge network create`): driver "bridge", on
+// kedge's own CNI plugin, whose containers reach each other by name, or
+// driver "cni", run by the third-party plugins of a user's conflist.
 type Network struct {
-	Name    string            `json:"name"`
+	Name string `json:"name"`
+	// Driver is "bridge" (the default for a user network), "cni", "host" or "none".
 	Driver  string            `json:"driver"`
 	Subnet  string            `json:"subnet,omitempty"`
 	Gateway string            `json:"gateway,omitempty"`
@@ -379,6 +390,11 @@ type Network struct {
 	Labels  map[string]string `json:"labels,omitempty"`
 	// Containers are the ids of the containers configured on it.
 	Containers []string `json:"containers,omitempty"`
+	// CNIConfig is the conflist of a "cni" network (required to create one;
+	// its "name" must be the network's name).
+	CNIConfig json.RawMessage `json:"cni_config,omitempty"`
+	// Plugins are the plugin types of a "cni" network's conflist, in order.
+	Plugins []string `json:"plugins,omitempty"`
 }
 
 // Event is something that happened on the node (`kedge events`).

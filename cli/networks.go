@@ -1,10 +1,14 @@
 package cli
 
-// Network commands: network create|ls|inspect|rm.
+// Network commands: network create|ls|inspect|rm. `network create --driver
+// cni --cni-config FILE NAME` makes a network run by third-party CNI plugins.
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -16,8 +20,15 @@ func networkCommands() []*cli.Command {
 		Name: "network", Usage: "Manage networks", Action: groupAction,
 		Subcommands: []*cli.Command{
 			{
-				Name: "create", Usage: "Create a network whose containers reach each other by name", ArgsUsage: "NAME",
+				Name: "create", Usage: "Create a network whose containers reach each other by name, or one run by CNI plugins", ArgsUsage: "NAME",
+				Description: "Driver bridge (the default) is kedge's own bridge with a DNS responder for the containers' names.\n" +
+					"Driver cni runs the plugins of a CNI conflist (the standard bridge, Calico, ...), read from --cni-config by\n" +
+					"this command; the conflist's \"name\" must be NAME, and its plugin binaries must be installed on the node\n" +
+					"(the agent's cni_bin_dirs, default /opt/cni/bin and /usr/lib/cni). Containers publish ports (-p) on it only\n" +
+					"when a plugin takes the portMappings capability (the standard portmap plugin).",
 				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "driver", Aliases: []string{"d"}, Value: "bridge", Usage: "bridge or cni"},
+					&cli.StringFlag{Name: "cni-config", Usage: "the CNI conflist (or single-plugin .conf) of a cni network; - reads stdin"},
 					&cli.StringFlag{Name: "subnet", Usage: "IPv4 subnet in CIDR form (default: a free /24 in 10.89.0.0/16)"},
 					&cli.StringSliceFlag{Name: "label", Usage: "set a label: key=value"},
 				},
@@ -48,7 +59,17 @@ func networkCreateAction(c *cli.Context) error {
 	if err := requireExactArgs(c, 1, "1 argument"); err != nil {
 		return err
 	}
-	req := &api.Network{Name: c.Args().First(), Subnet: c.String("subnet")}
+	req := &api.Network{Name: c.Args().First(), Driver: c.String("driver"), Subnet: c.String("subnet")}
+	if path := c.String("cni-config"); path != "" {
+		conf, err := readCNIConfig(c, path)
+		if err != nil {
+			return err
+		}
+		req.CNIConfig = conf
+		if !c.IsSet("driver") {
+			req.Driver = "cni"
+		}
+	}
 	for _, l := range c.StringSlice("label") {
 		k, v, err := parseKeyValue("label", l, true)
 		if err != nil {
@@ -86,3 +107,31 @@ func networkListAction(c *cli.Context) error {
 func networkRemoveAction(c *cli.Context) error {
 	return eachArg(c, func(cl *api.Client, name string) error { return cl.RemoveNetwork(c.Context, name) })
 }
+
+// readCNIConfig reads a conflist from a file or stdin ("-"); the agent,
+// which may be another machine, validates it.
+func readCNIConfig(c *cli.Context, path string) (json.RawMessage, error) {
+	var r io.Reader = c.App.Reader
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("--cni-config: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxCNIConfig+1))
+	if err != nil {
+		return nil, fmt.Errorf("--cni-config %s: %w", path, err)
+	}
+	if len(b) > maxCNIConfig {
+		return nil, fmt.Errorf("--cni-config %s: larger than %d bytes", path, maxCNIConfig)
+	}
+	if !json.Valid(b) {
+		return nil, fmt.Errorf("--cni-config %s: not valid JSON", path)
+	}
+	return b, nil
+}
+
+// maxCNIConfig bounds a conflist (the agent's limit is the same).
+const maxCNIConfig = 256 << 10

@@ -70,6 +70,9 @@ func (e *Engine) Create(ctx context.Context, cfg *api.ContainerConfig) (*api.Cre
 	if cfg.PublishAllPorts {
 		rec.Config.Ports = withExposedPorts(cfg.Ports, img.Config.Config.ExposedPorts)
 	}
+	if err := e.checkNetworkPorts(rec.Config.NetworkMode, rec.Config.Ports); err != nil {
+		return nil, err
+	}
 	if _, err := parseSignal(rec.StopSignal); err != nil {
 		return nil, err
 	}

@@ -60,6 +60,9 @@ type Options struct {
 	// BridgeSubnet is the bridge network's subnet; empty derives a /16 in
 	// 10.64.0.0/10 from the agent key.
 	BridgeSubnet string
+	// CNIPluginDirs are where the plugin executables of "cni" networks
+	// (third-party conflists) are searched; empty: /opt/cni/bin, /usr/lib/cni.
+	CNIPluginDirs []string
 	// Logger receives the engine's logs.
 	Logger *slog.Logger
 }

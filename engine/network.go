@@ -112,6 +112,9 @@ func (e *Engine) attachBridge(ctx context.Context, rec *record) (string, *api.Ne
 	if err != nil {
 		return "", nil, err
 	}
+	if err := e.checkNetworkPorts(rec.Config.NetworkMode, rec.Config.Ports); err != nil {
+		return "", nil, err
+	}
 	path := e.netnsPath(rec.ID)
 	_ = e.detachBridge(ctx, rec.ID, rec.Config.NetworkMode) // a leftover of a run that ended without the agent
 	if err := newNetNS(path); err != nil {
@@ -124,15 +127,20 @@ func (e *Engine) attachBridge(ctx context.Context, rec *record) (string, *api.Ne
 	}
 	ports := make([]cni.PortMapping, 0, len(published))
 	for _, p := range published {
-		ports = append(ports, cni.PortMapping{HostIP: p.HostIP, HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: p.Protocol})
+		// The protocol spelled out: third-party portmap plugins require it.
+		ports = append(ports, cni.PortMapping{HostIP: p.HostIP, HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: firstNonEmpty(p.Protocol, "tcp")})
 	}
 	att, err := n.Attach(ctx, rec.ID, path, ports)
 	if err != nil {
 		removeNetNS(path)
-		return "", nil, fmt.Errorf("attach to the bridge network: %w", networkErr(err))
+		return "", nil, fmt.Errorf("attach to the %s network: %w", rec.Config.NetworkMode, networkErr(err))
 	}
 	ones, _ := att.IP.Mask.Size()
-	ns := &api.NetworkSettings{IPAddress: att.IP.IP.String(), PrefixLen: ones, Gateway: att.Gateway.String(), MacAddress: att.MAC.String(), Ports: published}
+	ns := &api.NetworkSettings{IPAddress: att.IP.IP.String(), PrefixLen: ones, MacAddress: att.MAC.String(), Ports: published,
+		DNSServers: att.DNS.Nameservers, DNSSearch: att.DNS.Search, DNSOptions: att.DNS.Options}
+	if att.Gateway != nil {
+		ns.Gateway = att.Gateway.String()
+	}
 	if un != nil {
 		un.ensureDNS(e)
 		r := *rec
@@ -228,7 +236,7 @@ func networkErr(err error) error {
 	switch {
 	case errorsIs(err, cni.ErrPortInUse), errorsIs(err, cni.ErrSubnetOverlap):
 		return fmt.Errorf("%w: %w", err, api.ErrConflict)
-	case errorsIs(err, cni.ErrInvalidConfig):
+	case errorsIs(err, cni.ErrInvalidConfig), errorsIs(err, cni.ErrPluginNotFound):
 		return fmt.Errorf("%w: %w", err, api.ErrInvalid)
 	}
 	return err

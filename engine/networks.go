@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,14 +29,25 @@ var builtinNetworks = []string{"bridge", "host", "none"}
 var validNetworkName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
 
 // netRecord is a user network as stored (bucket "networks", key: its name).
+// Driver is "" or "bridge" (kedge's plugin) or "cni" (CNIConfig, the user's
+// conflist, drives third-party plugins; Subnet is then only what its IPAM
+// names, for display, and Gateway and Bridge are empty).
 type netRecord struct {
-	Name    string            `json:"name"`
-	Subnet  string            `json:"subnet"`
-	Gateway string            `json:"gateway"`
-	Bridge  string            `json:"bridge"`
-	Created time.Time         `json:"created"`
-	Labels  map[string]string `json:"labels,omitempty"`
+	Name      string            `json:"name"`
+	Driver    string            `json:"driver,omitempty"`
+	Subnet    string            `json:"subnet"`
+	Gateway   string            `json:"gateway"`
+	Bridge    string            `json:"bridge"`
+	CNIConfig json.RawMessage   `json:"cni_config,omitempty"`
+	Created   time.Time         `json:"created"`
+	Labels    map[string]string `json:"labels,omitempty"`
 }
+
+// driverCNI is the driver of networks run by a user's conflist.
+const driverCNI = "cni"
+
+// external reports whether the network runs a user's conflist.
+func (un *userNetwork) external() bool { return un.rec.Driver == driverCNI }
 
 // userNetwork is a user network in memory: its bridge (through kedge's CNI
 // plugin) and its DNS responder on the gateway, which answers the names of
@@ -50,6 +62,9 @@ type userNetwork struct {
 }
 
 func (e *Engine) newUserNetwork(r netRecord) (*userNetwork, error) {
+	if r.Driver == driverCNI {
+		return e.newExternalNetwork(r)
+	}
 	n, err := cni.New(cni.Config{
 		Name: r.Name, Bridge: r.Bridge, Subnet: r.Subnet, Gateway: r.Gateway,
 		DataDir: filepath.Join(e.opts.DataDir, "net"), Table: "kedge-" + e.key,
@@ -66,6 +81,16 @@ func (e *Engine) newUserNetwork(r netRecord) (*userNetwork, error) {
 func (e *Engine) CreateNetwork(ctx context.Context, req *api.Network) (*api.Network, error) {
 	if !validNetworkName.MatchString(req.Name) || isBuiltinNetwork(req.Name) {
 		return nil, fmt.Errorf("network name %q: want [a-zA-Z0-9][a-zA-Z0-9_.-]*, not bridge, host or none: %w", req.Name, api.ErrInvalid)
+	}
+	switch req.Driver {
+	case "", "bridge":
+		if len(req.CNIConfig) > 0 {
+			return nil, fmt.Errorf("network %s: a CNI configuration needs driver cni: %w", req.Name, api.ErrInvalid)
+		}
+	case driverCNI:
+		return e.createExternalNetwork(ctx, req)
+	default:
+		return nil, fmt.Errorf("network %s: driver %q: want bridge or cni: %w", req.Name, req.Driver, api.ErrInvalid)
 	}
 	e.netMu.Lock()
 	defer e.netMu.Unlock()
@@ -136,8 +161,11 @@ func (e *Engine) takenPrefixesLocked() []netip.Prefix {
 		out = append(out, p)
 	}
 	for _, un := range e.userNets {
-		if p, err := netip.ParsePrefix(un.rec.Subnet); err == nil {
-			out = append(out, p)
+		// A cni network's subnets (as its IPAM names them) count too.
+		for _, s := range strings.Split(un.rec.Subnet, ",") {
+			if p, err := netip.ParsePrefix(s); err == nil {
+				out = append(out, p)
+			}
 		}
 	}
 	return out
@@ -176,8 +204,12 @@ func (e *Engine) networkUsers(name string) []string {
 
 func (e *Engine) networkAPI(un *userNetwork) api.Network {
 	r := un.rec
-	return api.Network{Name: r.Name, Driver: "bridge", Subnet: r.Subnet, Gateway: r.Gateway, Bridge: r.Bridge,
-		Created: r.Created, Labels: r.Labels, Containers: e.networkUsers(r.Name)}
+	n := api.Network{Name: r.Name, Driver: firstNonEmpty(r.Driver, "bridge"), Subnet: r.Subnet, Gateway: r.Gateway, Bridge: r.Bridge,
+		Created: r.Created, Labels: r.Labels, Containers: e.networkUsers(r.Name), CNIConfig: r.CNIConfig}
+	if ext := un.net.External(); ext != nil {
+		n.Plugins = ext.Plugins
+	}
+	return n
 }
 
 // ListNetworks returns the built-in networks and the user networks.
@@ -265,8 +297,8 @@ func (e *Engine) loadNetworks() error {
 func (un *userNetwork) ensureDNS(e *Engine) {
 	un.mu.Lock()
 	defer un.mu.Unlock()
-	if un.server != nil {
-		return
+	if un.server != nil || un.external() {
+		return // a cni network's resolver is what its plugins say (or the host's)
 	}
 	ups, _ := dns.HostUpstreams()
 	var clients []netip.Prefix

@@ -71,6 +71,9 @@ func (e *Engine) CreatePod(ctx context.Context, cfg *api.PodConfig) (*api.Pod, e
 	if err := validateNetworkConfig(podNetConfig(&c), cniNet); err != nil {
 		return nil, err
 	}
+	if err := e.checkNetworkPorts(mode, podNetConfig(&c).Ports); err != nil {
+		return nil, err
+	}
 	e.podMu.Lock()
 	defer e.podMu.Unlock()
 	for _, p := range e.pods {

@@ -308,16 +308,8 @@ func (e *Engine) writeEtcFiles(rec *record) (map[string]string, error) {
 	if rec.Config.NetworkMode == "host" {
 		conf, _ = os.ReadFile("/etc/resolv.conf")
 	} else if host, err := dns.ReadHostResolvConf(); err == nil {
-		servers, search := rec.Config.DNS, rec.Config.DNSSearch
-		if un, ok := e.userNetwork(rec.Config.NetworkMode); ok {
-			// The network's responder first: the names of the network, then
-			// the host's upstreams. --dns servers come after it.
-			servers = append([]string{un.rec.Gateway}, servers...)
-			if len(search) == 0 {
-				search = []string{un.rec.Name}
-			}
-		}
-		conf = dns.ContainerResolvConf(host, servers, search, rec.Config.DNSOptions)
+		servers, search, options := e.resolverSettings(rec)
+		conf = dns.ContainerResolvConf(host, servers, search, options)
 	}
 	if conf != nil {
 		p := filepath.Join(dir, "resolv.conf")

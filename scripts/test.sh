@@ -19,8 +19,10 @@ fi
 
 # Test dependencies from Debian: busybox-static builds the test image; gcc
 # serves -race; file checks the binary is static; chromium runs the status
-# page's browser test; iproute2 makes the lab's network namespaces.
-pkgs=(busybox-static gcc libc6-dev file chromium iproute2)
+# page's browser test; iproute2 makes the lab's network namespaces;
+# containernetworking-plugins (the standard bridge, host-local ... in
+# /usr/lib/cni) drives the third-party CNI network tests.
+pkgs=(busybox-static gcc libc6-dev file chromium iproute2 containernetworking-plugins)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -11,6 +11,11 @@
 // functions directly, without fork and exec; plugins of other types in a
 // conflist are still executed from the CNI path.
 //
+// A Network can also run a user's conflist of third-party plugins
+// (NewExternal: the standard bridge, Calico, ...): ParseConfList checks it,
+// Validate finds its plugin binaries, and kedge records each attachment
+// before ADD so that Detach and GC undo it whatever libcni's cache knows.
+//
 // Everything the plugin touches comes from its network configuration:
 // bridge name, subnet, gateway, IPAM data dir and nftables table. Nothing is
 // derived from globals, so several agents on one host (each with its own

@@ -18,6 +18,8 @@ var (
 	ErrNetworkInUse = errors.New("network has attachments")
 	// ErrCheckFailed reports an attachment that CHECK found missing or different.
 	ErrCheckFailed = errors.New("attachment check failed")
+	// ErrPluginNotFound reports a plugin of a network's conflist that is in none of the CNI plugin dirs.
+	ErrPluginNotFound = errors.New("CNI plugin not found")
 	// ErrUnsupported reports use on a platform without Linux networking.
 	ErrUnsupported = errors.New("kedge networking needs Linux")
 )

@@ -3,9 +3,11 @@ package cni
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
+	"strings"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/invoke"
@@ -40,6 +42,9 @@ type Attachment struct {
 	Gateway     net.IP           // the bridge's address, the container's default route
 	MAC         net.HardwareAddr // of the container's interface
 	HostVeth    string           // host end of the veth pair, on the bridge
+	// DNS is what the plugins returned for the container's resolver
+	// (external networks; kedge's plugin returns none).
+	DNS types.DNS
 }
 
 // Network drives one kedge bridge network through libcni. It holds no
@@ -51,6 +56,7 @@ type Network struct {
 	list *libcni.NetworkConfigList
 	cni  *libcni.CNIConfig
 	exec invoke.Exec
+	ext  *ConfList // a user's conflist (NewExternal); nil for kedge's bridge
 }
 
 // New validates cfg and prepares its conflist. It creates nothing: the
@@ -113,25 +119,56 @@ func (n *Network) runtimeConf(containerID, netnsPath string, ports []PortMapping
 // Attach connects the network namespace at netnsPath to the network as
 // eth0, publishing ports. On error nothing of the attachment is left.
 func (n *Network) Attach(ctx context.Context, containerID, netnsPath string, ports []PortMapping) (*Attachment, error) {
-	res, err := n.cni.AddNetworkList(ctx, n.list, n.runtimeConf(containerID, netnsPath, ports))
+	rt := n.runtimeConf(containerID, netnsPath, ports)
+	if n.ext != nil {
+		if err := n.prepareExternal(rt); err != nil {
+			return nil, fmt.Errorf("attach %s to network %s: %w", containerID, n.cfg.Name, err)
+		}
+	}
+	a, err := n.add(ctx, rt)
+	if err != nil && n.ext != nil {
+		if uerr := n.undoExternal(context.WithoutCancel(ctx), rt); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("undo (the next GC retries): %w", uerr))
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("attach %s to network %s: %w", containerID, n.cfg.Name, err)
 	}
+	return a, nil
+}
+
+// add runs ADD and reads the container's address, gateway, MAC, host veth
+// and DNS from the result.
+func (n *Network) add(ctx context.Context, rt *libcni.RuntimeConf) (*Attachment, error) {
+	res, err := n.cni.AddNetworkList(ctx, n.list, rt)
+	if err != nil {
+		return nil, err
+	}
 	cur, err := current.NewResultFromResult(res)
 	if err != nil {
-		return nil, fmt.Errorf("attach %s to network %s: result: %w", containerID, n.cfg.Name, err)
+		return nil, fmt.Errorf("result: %w", err)
 	}
-	a := &Attachment{ContainerID: containerID, IfName: DefaultContainerIfName}
+	a := &Attachment{ContainerID: rt.ContainerID, IfName: rt.IfName, DNS: cur.DNS}
+	inSandbox := func(idx *int) bool {
+		return idx == nil || *idx < 0 || *idx >= len(cur.Interfaces) ||
+			(cur.Interfaces[*idx].Sandbox != "" && cur.Interfaces[*idx].Name == rt.IfName)
+	}
 	for _, ipc := range cur.IPs {
-		if ipc.Address.IP.To4() != nil {
+		if ipc.Address.IP.To4() != nil && inSandbox(ipc.Interface) && a.IP.IP == nil {
 			a.IP, a.Gateway = ipc.Address, ipc.Gateway
 		}
+	}
+	if a.IP.IP == nil && len(cur.IPs) > 0 { // an IPv6-only network
+		a.IP, a.Gateway = cur.IPs[0].Address, cur.IPs[0].Gateway
+	}
+	if a.IP.IP == nil {
+		return nil, fmt.Errorf("%w: the plugins returned no address for %s", ErrInvalidConfig, rt.IfName)
 	}
 	for _, itf := range cur.Interfaces {
 		switch {
 		case itf.Sandbox != "" && itf.Name == a.IfName:
 			a.MAC, _ = net.ParseMAC(itf.Mac)
-		case itf.Sandbox == "" && itf.Name != n.cfg.Bridge:
+		case itf.Sandbox == "" && itf.Name != n.cfg.Bridge && a.HostVeth == "" && (n.ext == nil || strings.HasPrefix(itf.Name, "veth")):
 			a.HostVeth = itf.Name
 		}
 	}
@@ -142,7 +179,18 @@ func (n *Network) Attach(ctx context.Context, containerID, netnsPath string, por
 // idempotent, and works when the namespace is already gone (netnsPath may
 // be empty).
 func (n *Network) Detach(ctx context.Context, containerID, netnsPath string) error {
-	if err := n.cni.DelNetworkList(ctx, n.list, n.runtimeConf(containerID, netnsPath, nil)); err != nil {
+	rt := n.runtimeConf(containerID, netnsPath, nil)
+	var err error
+	if n.ext != nil {
+		if !n.hasAttachment(containerID, rt.IfName) {
+			return nil // never attached, or already detached: no plugin to run
+		}
+		n.externalRuntimeConf(rt)
+		err = n.undoExternal(ctx, rt)
+	} else {
+		err = n.cni.DelNetworkList(ctx, n.list, rt)
+	}
+	if err != nil {
 		return fmt.Errorf("detach %s from network %s: %w", containerID, n.cfg.Name, err)
 	}
 	return nil
@@ -152,7 +200,9 @@ func (n *Network) Detach(ctx context.Context, containerID, netnsPath string) err
 // address, route, IPAM reservation and published-port rules.
 func (n *Network) Check(ctx context.Context, containerID, netnsPath string) error {
 	rt := n.runtimeConf(containerID, netnsPath, nil)
-	if _, cached, err := n.cni.GetNetworkListCachedConfig(n.list, rt); err == nil && cached != nil {
+	if n.ext != nil {
+		n.externalRuntimeConf(rt)
+	} else if _, cached, err := n.cni.GetNetworkListCachedConfig(n.list, rt); err == nil && cached != nil {
 		rt.CapabilityArgs = cached.CapabilityArgs
 	}
 	if err := n.cni.CheckNetworkList(ctx, n.list, rt); err != nil {
@@ -164,13 +214,23 @@ func (n *Network) Check(ctx context.Context, containerID, netnsPath string) erro
 // GC removes every attachment of this network whose container is not in
 // valid: addresses, rules and veths (and libcni's cached results). It is
 // how an agent restarted after kill -9 reclaims what dead containers held.
+// On an external network it DELs each recorded attachment not in valid
+// (an ADD a crash cut short included), then runs libcni's GC (DEL of
+// stale cached attachments, and the plugins' GC from CNI 1.1.0).
 func (n *Network) GC(ctx context.Context, valid []string) error {
 	n.Wait()
 	args := &libcni.GCArgs{ValidAttachments: make([]types.GCAttachment, 0, len(valid))}
+	keep := make(map[string]bool, len(valid))
 	for _, id := range valid {
 		args.ValidAttachments = append(args.ValidAttachments, types.GCAttachment{ContainerID: id, IfName: DefaultContainerIfName})
+		keep[id+"/"+DefaultContainerIfName] = true
 	}
-	if err := n.cni.GCNetworkList(ctx, n.list, args); err != nil {
+	var errs []error
+	if n.ext != nil {
+		errs = append(errs, n.gcExternal(ctx, keep))
+	}
+	errs = append(errs, n.cni.GCNetworkList(ctx, n.list, args))
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("collect garbage of network %s: %w", n.cfg.Name, err)
 	}
 	return nil

@@ -14,9 +14,15 @@ import (
 // IPAM directory. It fails with ErrNetworkInUse while any container is
 // attached (a reservation or a veth on the bridge remains); GC first to drop
 // attachments of dead containers. The agent's table goes too once empty.
+// An external network (NewExternal) instead DELs every attachment left and
+// drops kedge's records of them; what its plugins made on the host (a
+// bridge device, IPAM directories) stays, as it may be shared.
 func (n *Network) Remove(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if n.ext != nil {
+		return n.removeExternal(ctx)
 	}
 	n.Wait() // veths of recent detaches still being deleted
 	nc := n.nc
