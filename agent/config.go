@@ -35,6 +35,10 @@ type Config struct {
 	// BridgeSubnet is the default bridge network's subnet (default: a free
 	// /16 in 10.64.0.0/10), as Docker's bip.
 	BridgeSubnet string `json:"bridge_subnet"`
+	// CNIBinDirs are where the plugin executables of "cni" networks (a
+	// user's conflist: the standard bridge, Calico, ...) are searched
+	// (default /opt/cni/bin, then /usr/lib/cni, where Debian installs them).
+	CNIBinDirs []string `json:"cni_bin_dirs"`
 	// Cluster configures this node as a cluster peer (used after init/join).
 	Cluster ClusterConfig `json:"cluster"`
 	// Version is this binary's version, served by the API.
