@@ -74,6 +74,9 @@ type ClusterConfig struct {
 	// CertTTL is the life of node certificates (default 8760h); they renew
 	// themselves at two thirds of it.
 	CertTTL string `json:"cert_ttl"`
+	// ProtocolLevel makes the node advertise and apply an older protocol
+	// level (cluster.Config.ProtocolLevel): tests pose as an older agent.
+	ProtocolLevel int `json:"-"`
 }
 
 // RegistryConfig configures image pulls and pushes.
