@@ -62,7 +62,7 @@ func newClusterManager(cfg *Config) (*cluster.Manager, error) {
 		DataDir: filepath.Join(cfg.DataDir, "cluster"), NodeName: cfg.NodeName, Advertise: cc.Advertise, BindAddr: cc.BindAddr,
 		APIPort: cc.APIPort, RaftPort: cc.RaftPort, GossipPort: cc.GossipPort, Labels: cc.Labels, Taints: cc.Taints,
 		Capacity: capacity, Reserve: reserve, Version: cfg.Version.Version, Slow: cc.SlowLinks,
-		StabilizationTime: stab, CertTTL: certTTL, Logger: cfg.Logger,
+		StabilizationTime: stab, CertTTL: certTTL, Logger: cfg.Logger, ProtocolLevel: cc.ProtocolLevel,
 	})
 }
 

@@ -41,6 +41,9 @@ func (m *Manager) apply(ctx context.Context, cmd []byte) (*state.Result, error) 
 	if err != nil {
 		return nil, err
 	}
+	if cmd, err = m.gate(cmd); err != nil {
+		return nil, err
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		out, _, err := rn.Apply(ctx, cmd)
@@ -139,6 +142,12 @@ func (m *Manager) HandleApply(w http.ResponseWriter, r *http.Request) {
 	_, rn, _, err := m.member()
 	if err != nil {
 		writeJSON(w, http.StatusConflict, applyAnswer{Error: err.Error(), Kind: "conflict"})
+		return
+	}
+	// The forwarding node gated the command on its view; the leader's is
+	// the one that counts.
+	if cmd, err = m.gate(cmd); err != nil {
+		writeJSON(w, http.StatusOK, applyAnswer{Error: err.Error(), Kind: errKind(err)})
 		return
 	}
 	out, idx, err := rn.Apply(r.Context(), cmd)

@@ -55,6 +55,11 @@ type Config struct {
 	CertTTL time.Duration
 	// Logger receives the cluster's logs.
 	Logger *slog.Logger
+	// ProtocolLevel, when between 1 and state.ProtocolLevel, makes this
+	// node advertise and apply that older protocol level, as an agent of an
+	// older version would (tests of mixed-version clusters); 0 is the
+	// newest.
+	ProtocolLevel int
 }
 
 func (c *Config) withDefaults() {

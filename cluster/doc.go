@@ -17,4 +17,17 @@
 // keeps the voter set at 1, 3 or 5 with autopilot; the CA key travels to a
 // node over mutual TLS when it becomes a voter and is wiped when it stops
 // being one, so it never enters the Raft log.
+//
+// Mixed versions (levels.go). Every node gossips the protocol level it
+// applies (state.ProtocolLevel); before a command is proposed, the gate
+// checks it against the lowest level among the nodes that apply the log,
+// falls back to an older encoding when one carries the payload, and else
+// refuses the write (409) naming the nodes to upgrade. A joiner too old
+// for the cluster's state is refused too.
+//
+// Expired certificates (rejoin.go). A node whose certificate expired while
+// it was offline starts as a local engine (its pods run on from the saved
+// desired state) and says so in its log and in kedge status; `kedge join`
+// with a fresh token brings it back with its node id, record and pods,
+// once it has proved it holds its old key.
 package cluster

@@ -33,6 +33,7 @@ func (m *Manager) Init(ctx context.Context, req api.InitRequest) (*api.InitRespo
 	if m.Member() {
 		return nil, fmt.Errorf("this node is already in a cluster (kedge leave first): %w", api.ErrConflict)
 	}
+	m.dropExpired()
 	adv, err := advertiseIP(firstNonEmpty(req.Advertise, m.cfg.Advertise))
 	if err != nil {
 		return nil, err

@@ -33,9 +33,14 @@ type joinRequest struct {
 	Reserve   api.NodeResources `json:"reserve"`
 	Version   string            `json:"version"`
 	Taints    []state.Taint     `json:"taints,omitempty"`
-	// PreviousID keeps a node's id when it rejoins (its certificate expired
-	// while it was away).
-	PreviousID string `json:"previous_id,omitempty"`
+	// PreviousID is the id the node had. The leader keeps it only with
+	// PreviousCert (the node's old, typically expired, certificate) and
+	// Proof (pki.SignRejoin with the old key): see rejoin.go.
+	PreviousID   string `json:"previous_id,omitempty"`
+	PreviousCert string `json:"previous_cert,omitempty"`
+	Proof        []byte `json:"proof,omitempty"`
+	// Protocol is the protocol level the joiner applies (absent: 1).
+	Protocol int `json:"protocol,omitempty"`
 }
 
 // joinAnswer is what the leader gives a joiner.
@@ -63,7 +68,12 @@ func (m *Manager) Join(ctx context.Context, req api.JoinRequest) (*api.JoinRespo
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		addr = hostPort(addr, api.DefaultAPIPort)
 	}
-	adv, err := advertiseIP(firstNonEmpty(req.Advertise, m.cfg.Advertise))
+	exp := m.expiredState()
+	oldAdvertise := ""
+	if exp != nil {
+		oldAdvertise = exp.ms.Advertise
+	}
+	adv, err := advertiseIP(firstNonEmpty(req.Advertise, m.cfg.Advertise, oldAdvertise))
 	if err != nil {
 		return nil, err
 	}
@@ -83,15 +93,23 @@ func (m *Manager) Join(ctx context.Context, req api.JoinRequest) (*api.JoinRespo
 		return nil, err
 	}
 	labels := req.Labels
+	if labels == nil && exp != nil && exp.caHash == tok.CAHash {
+		labels = exp.ms.Labels
+	}
 	if labels == nil {
 		labels = m.cfg.Labels
 	}
 	prev, _ := m.loadPreviousID()
 	taints, _ := m.cfg.taints()
-	body, _ := json.Marshal(joinRequest{
+	jr := joinRequest{
 		TokenID: tok.ID, Secret: tok.Secret, CSR: string(csr), Name: m.cfg.NodeName, Advertise: adv.String(),
 		Labels: labels, Capacity: m.cfg.Capacity, Reserve: m.cfg.Reserve, Version: m.cfg.Version, PreviousID: prev, Taints: taints,
-	})
+		Protocol: m.cfg.protocolLevel(),
+	}
+	if err := exp.prove(&jr, tok); err != nil {
+		return nil, err
+	}
+	body, _ := json.Marshal(jr)
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: pki.PinnedClientTLS(tok.CAHash)}}
 	defer client.CloseIdleConnections()
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+pathJoin, bytes.NewReader(body))
@@ -122,6 +140,7 @@ func (m *Manager) Join(ctx context.Context, req api.JoinRequest) (*api.JoinRespo
 		return nil, fmt.Errorf("join %s: %w", addr, pki.ErrCAMismatch)
 	}
 	ms := &membership{ClusterID: ans.ClusterID, NodeID: ans.NodeID, NodeName: m.cfg.NodeName, Advertise: adv.String(), Labels: labels, Peers: ans.Peers}
+	m.leaveExpired(ms)
 	if err := m.writeMemberFiles(ms, []byte(ans.CACertPEM), nil, []byte(ans.CertPEM), keyPEM, ans.GossipKey); err != nil {
 		return nil, err
 	}
@@ -186,6 +205,15 @@ func (m *Manager) admit(ctx context.Context, rn *consensus.Node, fsm *state.FSM,
 		return nil, fmt.Errorf("join: advertise address %q: %w", req.Advertise, api.ErrInvalid)
 	}
 	now := time.Now().UTC()
+	// Which id: a new one, or the old one of a node that proves it holds
+	// that node's key (checked before the token is used up).
+	back, err := m.rejoinee(fsm.State(), req)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkJoinerLevel(fsm.State(), req); err != nil {
+		return nil, err
+	}
 	consume, err := state.ConsumeJoinToken(req.TokenID, pki.HashSecret(req.Secret), now)
 	if err != nil {
 		return nil, fmt.Errorf("join token: %v: %w", err, api.ErrInvalid)
@@ -199,8 +227,9 @@ func (m *Manager) admit(ctx context.Context, rn *consensus.Node, fsm *state.FSM,
 	view := fsm.State()
 	cl, _ := view.Cluster()
 	id := newID()
-	if n, ok := view.Node(req.PreviousID); ok && req.PreviousID != "" {
-		id = n.ID // a node coming back keeps its id and its records
+	if back != nil {
+		id = back.ID // a node coming back keeps its id, its record and its pods
+		req.Labels, req.Taints = back.Labels, back.Taints
 	}
 	name := firstNonEmpty(req.Name, id)
 	nid := pki.NodeIdentity{ID: id, Name: name, IPs: []net.IP{adv.AsSlice()}, DNSNames: []string{nodeServerName}}

@@ -39,6 +39,9 @@ type Manager struct {
 	raft     *consensus.Node
 	gossip   *gossip.Gossip
 	ca       *pki.CA // voters only
+	// expired is set while the node's certificate has expired: it runs as
+	// a local engine until it joins again (rejoin.go).
+	expired *expiredMember
 	// movedUntil: the node restarted at a new address; until then it
 	// rejoins gossip repeatedly, as the others accept the new address only
 	// once they see the old one dead.
@@ -104,6 +107,9 @@ func (m *Manager) Start(ctx context.Context) error {
 			m.mu.Unlock()
 		}
 	}
+	if m.enterExpired(ms) {
+		return nil
+	}
 	if err := m.startMember(ctx, ms, false); err != nil {
 		return fmt.Errorf("rejoin cluster %s: %w", ms.ClusterID, err)
 	}
@@ -148,7 +154,7 @@ func (m *Manager) startMember(ctx context.Context, ms *membership, bootstrap boo
 			return fmt.Errorf("cluster CA: %w", err)
 		}
 	}
-	fsm := state.New()
+	fsm := state.NewAtLevel(m.cfg.protocolLevel())
 	id.SetRevoked(func(serial string) bool { return fsm.State().Revoked(serial) })
 	adv := ms.Advertise
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -223,6 +229,7 @@ func (m *Manager) gossipMeta(ms *membership) gossip.Meta {
 		APIAddr:  hostPort(ms.Advertise, m.cfg.APIPort),
 		RaftAddr: hostPort(ms.Advertise, m.cfg.RaftPort),
 		Capacity: gossip.Capacity{MilliCPU: m.cfg.Capacity.CPUMillis, MemoryBytes: m.cfg.Capacity.MemoryBytes},
+		Protocol: m.cfg.protocolLevel(),
 	}
 }
 

@@ -24,6 +24,9 @@ func (m *Manager) raftNode() *consensus.Node {
 func (m *Manager) Status(ctx context.Context) (api.ClusterStatus, error) {
 	ms, rn, fsm, err := m.member()
 	if err != nil {
+		if st, ok := m.expiredStatus(); ok {
+			return st, nil
+		}
 		return api.ClusterStatus{Member: false, NodeName: m.cfg.NodeName}, nil
 	}
 	st := rn.Stats()
@@ -55,6 +58,9 @@ func (m *Manager) Status(ctx context.Context) (api.ClusterStatus, error) {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("%d voter: no fault tolerance (three nodes give one)", out.Voters))
 	case out.FaultTolerance == 0:
 		out.Warnings = append(out.Warnings, "no fault tolerance: losing one more voter stops the cluster")
+	}
+	if warn := m.certWarning(); warn != "" {
+		out.Warnings = append(out.Warnings, warn)
 	}
 	return out, nil
 }

@@ -90,6 +90,8 @@
 //	uvarint Capacity.MilliCPU, Capacity.MemoryBytes, Capacity.DiskBytes, Capacity.Pods
 //	uvarint label count, then key, value strings sorted by key
 //	uvarint flags (1 = leaving, see "Dead or Left")
+//	uvarint Protocol: the protocol level the node applies (absent from
+//	        older nodes: read as 0, which the cluster counts as level 1)
 //
 // Meta.ID is not encoded: it is the memberlist node name. Later versions may
 // only append fields; decoders ignore trailing bytes, so mixed versions keep

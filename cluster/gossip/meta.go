@@ -35,6 +35,9 @@ type Meta struct {
 	Labels map[string]string
 	// Capacity is what the node offers to workloads.
 	Capacity Capacity
+	// Protocol is the newest protocol level (state.ProtocolLevel) whose
+	// commands the node applies; 0 from nodes that predate it (level 1).
+	Protocol int
 }
 
 // Capacity is the allocatable resources of a node. Zero means unknown.
@@ -116,7 +119,11 @@ func (m Meta) appendTo(b []byte, flags uint64) ([]byte, error) {
 		b = appendString(b, k)
 		b = appendString(b, v)
 	}
-	return binary.AppendUvarint(b, flags), nil
+	b = binary.AppendUvarint(b, flags)
+	if m.Protocol < 0 {
+		return nil, fmt.Errorf("negative protocol level %d: %w", m.Protocol, ErrInvalidMeta)
+	}
+	return binary.AppendUvarint(b, uint64(m.Protocol)), nil
 }
 
 // decodeMeta parses the wire form sent by the node id and reports whether
@@ -156,6 +163,11 @@ func decodeMeta(id string, b []byte) (m Meta, leaving bool, err error) {
 		}
 	}
 	flags := d.uvarint()
+	if d.err == nil { // appended after the flags; absent from older nodes
+		if p, n := binary.Uvarint(d.b); n > 0 && p <= 1<<16 {
+			m.Protocol = int(p)
+		}
+	}
 	if d.err != nil {
 		return Meta{ID: id}, false, fmt.Errorf("node %q: decoding metadata: %v: %w", id, d.err, ErrInvalidMeta)
 	}
@@ -165,7 +177,7 @@ func decodeMeta(id string, b []byte) (m Meta, leaving bool, err error) {
 // equal reports whether m and o carry the same information.
 func (m Meta) equal(o Meta) bool {
 	return m.ID == o.ID && m.Name == o.Name && m.APIAddr == o.APIAddr && m.RaftAddr == o.RaftAddr &&
-		m.Version == o.Version && m.Capacity == o.Capacity && maps.Equal(m.Labels, o.Labels)
+		m.Version == o.Version && m.Capacity == o.Capacity && maps.Equal(m.Labels, o.Labels) && m.Protocol == o.Protocol
 }
 
 type metaDecoder struct {

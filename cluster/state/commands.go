@@ -48,7 +48,7 @@ func commandTable() map[string]command {
 	return map[string]command{
 		CmdClusterInit:      handle(1, applyClusterInit),
 		CmdClusterGossipKey: handle(1, applyClusterGossipKey),
-		CmdNodeUpsert:       handle(1, applyNodeUpsert),
+		CmdNodeUpsert:       handle(2, applyNodeUpsert), // v2: may carry taints (v1 decodes the same)
 		CmdNodeState:        handle(1, applyNodeState),
 		CmdNodeCordon:       handle(1, applyNodeCordon),
 		CmdNodeCert:         handle(1, applyNodeCert),
@@ -93,8 +93,9 @@ func handle[T any, P payload[T]](version int, fn func(*writer, P) (any, error)) 
 }
 
 // CommandVersions returns, for every command type this agent applies, the
-// newest version it understands. Advertise it so a leader never proposes a
-// command some voter would refuse.
+// newest version it understands. Agents advertise it as one number, the
+// protocol level (see ProtocolLevel), so a leader never proposes a command
+// some peer would refuse.
 func CommandVersions() map[string]int {
 	out := make(map[string]int)
 	for typ, c := range commandTable() {
@@ -114,8 +115,9 @@ type envelope struct {
 const secretMarker = "PRIVATE KEY"
 
 // Encode builds the log entry for a command of type typ with payload data
-// (the payload struct named after the type), at the newest version this
-// agent knows. It refuses unknown types and anything carrying a private key.
+// (the payload struct named after the type), at the oldest version that
+// carries it (see downgrades in levels.go), so that older agents apply all
+// they can. It refuses unknown types and anything carrying a private key.
 func Encode(typ string, data any) ([]byte, error) {
 	c, ok := commandTable()[typ]
 	if !ok {
@@ -125,7 +127,15 @@ func Encode(typ string, data any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("command %s: %w", typ, err)
 	}
-	b, err := json.Marshal(envelope{V: c.version, Type: typ, Data: raw})
+	v := c.version
+	for down := downgrades[typ][v]; down != nil; down = downgrades[typ][v] {
+		older, err := down(raw)
+		if err != nil {
+			break // this version is the oldest that carries the payload
+		}
+		raw, v = older, v-1
+	}
+	b, err := json.Marshal(envelope{V: v, Type: typ, Data: raw})
 	if err != nil {
 		return nil, fmt.Errorf("command %s: %w", typ, err)
 	}

@@ -230,7 +230,7 @@ func TestCommands(t *testing.T) {
 func TestRefusalMessages(t *testing.T) {
 	h := newHarness(t)
 	res := h.apply(raw(t, 3, CmdNodeUpsert, NodeUpsert{testNode("n"), t0}), nil)
-	if want := "command node.upsert v3 is newer than this agent (v1): upgrade kedge"; res.Err == nil || res.Err.Error() != want {
+	if want := "command node.upsert v3 is newer than this agent (v2): upgrade kedge"; res.Err == nil || res.Err.Error() != want {
 		t.Fatalf("got %v, want %q", res.Err, want)
 	}
 	res = h.apply(raw(t, 1, "pod.create\n", 1), nil)
@@ -266,7 +266,7 @@ func TestEncodeRefuses(t *testing.T) {
 
 func TestCommandVersions(t *testing.T) {
 	v := CommandVersions()
-	if !slices.Equal(commandTypes(), slices.Sorted(maps.Keys(v))) || len(v) != 21 || v[CmdNodeUpsert] != 1 {
+	if !slices.Equal(commandTypes(), slices.Sorted(maps.Keys(v))) || len(v) != 21 || v[CmdNodeUpsert] != 2 {
 		t.Fatalf("versions = %v", v)
 	}
 }

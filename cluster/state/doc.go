@@ -28,10 +28,14 @@
 // result carries [ErrInternal].
 //
 // Versioning. Any change to a payload's fields needs a new command version,
-// and a leader must not propose a version that some voter does not support
-// (advertise [CommandVersions] in gossip metadata and gate on it): a refusal
-// on an old peer while new peers apply would split the state. Decoding is
-// strict (unknown fields are refused) so such a mistake is loud.
+// and a leader must not propose a version that some peer does not support:
+// a refusal on an old peer while new peers apply would split the state.
+// Versions map to protocol levels (levels.go): every agent gossips the
+// [ProtocolLevel] it applies, and the proposer passes every command through
+// [Fit] at the lowest level among the nodes that apply the log, which keeps
+// it, re-encodes it at an older version, or refuses it (package cluster
+// names the nodes to upgrade). Decoding is strict (unknown fields are
+// refused) so a payload change without a new version is loud.
 //
 // Secrets. The CA private key, join-token secrets and API-token secrets never
 // enter the log or the state: tokens carry a hash only, the cluster record

@@ -14,6 +14,8 @@
 //	                           by the server, ...) -> cert + CA cert returned to the joiner
 //	every node                 NewIdentity(cert, key, ca) -> ServerTLS / ClientTLS (mutual TLS);
 //	                           NeedsRenewal -> new CSR -> SignNode -> Identity.Update, live
+//	rejoin after expiry        SignRejoin(old key, id, token id, new CSR) -> VerifyRejoin on the
+//	                           leader (chain to the CA, expiry aside) -> the node keeps its id
 //
 // Words:
 //
