@@ -139,6 +139,30 @@ func TestCNINetworkStandardPlugins(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A pod on the network gets its address from the plugins too, and keeps
+	// the network from being removed.
+	pod, err := te.CreatePod(ctx, &api.PodConfig{Name: "cnipod", NetworkMode: l.name})
+	if err != nil {
+		t.Fatalf("pod on the network: %v", err)
+	}
+	if ps := pod.NetworkSettings; ps == nil || !strings.HasPrefix(ps.IPAddress, "10.216.7.") {
+		t.Fatalf("pod settings %+v", ps)
+	}
+	code, etc, _ = te.runToExit(api.ContainerConfig{NetworkMode: "pod:cnipod", IpcMode: "pod:cnipod", Cmd: sh("cat /etc/resolv.conf")})
+	if code != 0 || !strings.Contains(etc, "nameserver 192.0.2.53") {
+		t.Fatalf("a pod container's resolv.conf (exit %d):\n%s", code, etc)
+	}
+	if err := te.RemoveNetwork(ctx, l.name); !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), "pod cnipod") {
+		t.Fatalf("removing a network a pod uses: %v, want ErrConflict", err)
+	}
+	for _, c := range te.List(true) {
+		if err := te.Remove(ctx, c.ID, true, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := te.RemovePod(ctx, pod.ID, true); err != nil {
+		t.Fatal(err)
+	}
 	if r, p := l.reservations(), l.bridgePorts(t); len(r) != 0 || len(p) != 0 {
 		t.Fatalf("after rm: reservations %v, veths %v", r, p)
 	}

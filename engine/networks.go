@@ -202,6 +202,18 @@ func (e *Engine) networkUsers(name string) []string {
 	return ids
 }
 
+// networkPod names a pod on the network, "" when none is.
+func (e *Engine) networkPod(name string) string {
+	e.podMu.Lock()
+	defer e.podMu.Unlock()
+	for _, p := range e.pods {
+		if p.Config.NetworkMode == name {
+			return p.Name
+		}
+	}
+	return ""
+}
+
 func (e *Engine) networkAPI(un *userNetwork) api.Network {
 	r := un.rec
 	n := api.Network{Name: r.Name, Driver: firstNonEmpty(r.Driver, "bridge"), Subnet: r.Subnet, Gateway: r.Gateway, Bridge: r.Bridge,
@@ -260,6 +272,9 @@ func (e *Engine) RemoveNetwork(ctx context.Context, name string) error {
 	}
 	if users := e.networkUsers(name); len(users) > 0 {
 		return fmt.Errorf("network %s is in use by container %s: remove it first: %w", name, users[0][:12], api.ErrConflict)
+	}
+	if pod := e.networkPod(name); pod != "" {
+		return fmt.Errorf("network %s is in use by pod %s: remove it first: %w", name, pod, api.ErrConflict)
 	}
 	un.stopDNS()
 	if err := un.net.Remove(ctx); err != nil && !errors.Is(err, cni.ErrUnknownNetwork) {

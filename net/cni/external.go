@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/invoke"
@@ -33,7 +34,14 @@ type ExternalConfig struct {
 	// Exec runs plugins; nil means InProcessExec (kedge-cni in process,
 	// every other type executed from PluginDirs).
 	Exec invoke.Exec
+	// Timeout bounds each ADD, DEL, CHECK or GC of the chain (a hung
+	// third-party plugin must not hold a container start or the agent's
+	// start-up forever); 0 means DefaultExternalTimeout.
+	Timeout time.Duration
 }
+
+// DefaultExternalTimeout bounds one CNI operation on an external network.
+const DefaultExternalTimeout = time.Minute
 
 // NewExternal prepares a network from a user's CNI configuration. It parses
 // and checks the configuration but runs no plugin; Validate does.
@@ -53,13 +61,27 @@ func NewExternal(cfg ExternalConfig) (*Network, error) {
 	if exec == nil {
 		exec = &InProcessExec{}
 	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultExternalTimeout
+	}
 	return &Network{
-		cfg:  Config{Name: cl.Name, DataDir: cfg.DataDir, PluginDirs: dirs},
-		ext:  cl,
-		list: cl.list,
-		exec: exec,
-		cni:  libcni.NewCNIConfigWithCacheDir(dirs, filepath.Join(cfg.DataDir, ".cache"), exec),
+		cfg:     Config{Name: cl.Name, DataDir: cfg.DataDir, PluginDirs: dirs},
+		ext:     cl,
+		timeout: timeout,
+		list:    cl.list,
+		exec:    exec,
+		cni:     libcni.NewCNIConfigWithCacheDir(dirs, filepath.Join(cfg.DataDir, ".cache"), exec),
 	}, nil
+}
+
+// bound limits one operation of an external network; kedge's own plugin
+// runs unbounded (in process, it cannot hang on a foreign binary).
+func (n *Network) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if n.ext == nil || n.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, n.timeout)
 }
 
 // External returns the user's configuration of a network made by
@@ -77,6 +99,8 @@ func (n *Network) Validate(ctx context.Context) error {
 	if err := n.findPlugins(); err != nil {
 		return err
 	}
+	ctx, cancel := n.bound(ctx)
+	defer cancel()
 	if _, err := n.cni.ValidateNetworkList(ctx, n.list); err != nil {
 		return fmt.Errorf("%w: network %s: %v", ErrInvalidConfig, n.cfg.Name, err)
 	}

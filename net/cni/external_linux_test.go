@@ -3,6 +3,7 @@
 package cni
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -246,5 +247,41 @@ func TestExternalNetworkMissingPlugin(t *testing.T) {
 	}
 	if recs, _ := n.attachments(); len(recs) != 0 {
 		t.Fatalf("a refused attach left records %+v", recs)
+	}
+}
+
+// A third-party plugin that hangs in ADD is cut off after the network's
+// timeout; the DEL that undoes it runs, and nothing stays recorded.
+func TestExternalNetworkHungPluginTimesOut(t *testing.T) {
+	dir := t.TempDir()
+	script := `#!/bin/sh
+case "$CNI_COMMAND" in
+VERSION) echo '{"cniVersion":"1.0.0","supportedVersions":["0.4.0","1.0.0"]}' ;;
+ADD) exec sleep 30 ;;
+*) exit 0 ;;
+esac
+`
+	if err := os.WriteFile(filepath.Join(dir, "kedge-test-hang"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	n, err := NewExternal(ExternalConfig{
+		ConfList: []byte(`{"cniVersion":"1.0.0","name":"hang","plugins":[{"type":"kedge-test-hang"}]}`),
+		DataDir:  data, PluginDirs: []string{dir}, Timeout: 300 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	if err := n.Validate(ctx); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	start := time.Now()
+	_, err = n.Attach(ctx, "ctr-hang", filepath.Join(data, "no-netns"), nil)
+	if err == nil || (!errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "signal: killed")) || time.Since(start) > 10*time.Second {
+		t.Fatalf("attach through a hanging plugin: %v after %v", err, time.Since(start))
+	}
+	if recs, _ := n.attachments(); len(recs) != 0 {
+		t.Fatalf("records left: %+v", recs)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/invoke"
@@ -57,6 +58,8 @@ type Network struct {
 	cni  *libcni.CNIConfig
 	exec invoke.Exec
 	ext  *ConfList // a user's conflist (NewExternal); nil for kedge's bridge
+	// timeout bounds each operation on an external network.
+	timeout time.Duration
 }
 
 // New validates cfg and prepares its conflist. It creates nothing: the
@@ -120,6 +123,8 @@ func (n *Network) runtimeConf(containerID, netnsPath string, ports []PortMapping
 // eth0, publishing ports. On error nothing of the attachment is left.
 func (n *Network) Attach(ctx context.Context, containerID, netnsPath string, ports []PortMapping) (*Attachment, error) {
 	rt := n.runtimeConf(containerID, netnsPath, ports)
+	ctx, cancel := n.bound(ctx)
+	defer cancel()
 	if n.ext != nil {
 		if err := n.prepareExternal(rt); err != nil {
 			return nil, fmt.Errorf("attach %s to network %s: %w", containerID, n.cfg.Name, err)
@@ -127,7 +132,9 @@ func (n *Network) Attach(ctx context.Context, containerID, netnsPath string, por
 	}
 	a, err := n.add(ctx, rt)
 	if err != nil && n.ext != nil {
-		if uerr := n.undoExternal(context.WithoutCancel(ctx), rt); uerr != nil {
+		uctx, ucancel := n.bound(context.WithoutCancel(ctx))
+		defer ucancel()
+		if uerr := n.undoExternal(uctx, rt); uerr != nil {
 			err = errors.Join(err, fmt.Errorf("undo (the next GC retries): %w", uerr))
 		}
 	}
@@ -180,6 +187,8 @@ func (n *Network) add(ctx context.Context, rt *libcni.RuntimeConf) (*Attachment,
 // be empty).
 func (n *Network) Detach(ctx context.Context, containerID, netnsPath string) error {
 	rt := n.runtimeConf(containerID, netnsPath, nil)
+	ctx, cancel := n.bound(ctx)
+	defer cancel()
 	var err error
 	if n.ext != nil {
 		if !n.hasAttachment(containerID, rt.IfName) {
@@ -200,6 +209,8 @@ func (n *Network) Detach(ctx context.Context, containerID, netnsPath string) err
 // address, route, IPAM reservation and published-port rules.
 func (n *Network) Check(ctx context.Context, containerID, netnsPath string) error {
 	rt := n.runtimeConf(containerID, netnsPath, nil)
+	ctx, cancel := n.bound(ctx)
+	defer cancel()
 	if n.ext != nil {
 		n.externalRuntimeConf(rt)
 	} else if _, cached, err := n.cni.GetNetworkListCachedConfig(n.list, rt); err == nil && cached != nil {
@@ -219,6 +230,8 @@ func (n *Network) Check(ctx context.Context, containerID, netnsPath string) erro
 // stale cached attachments, and the plugins' GC from CNI 1.1.0).
 func (n *Network) GC(ctx context.Context, valid []string) error {
 	n.Wait()
+	ctx, cancel := n.bound(ctx)
+	defer cancel()
 	args := &libcni.GCArgs{ValidAttachments: make([]types.GCAttachment, 0, len(valid))}
 	keep := make(map[string]bool, len(valid))
 	for _, id := range valid {
