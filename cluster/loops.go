@@ -88,7 +88,9 @@ func (m *Manager) reconcileNodes(ctx context.Context) error {
 			n.Addr.API, n.Addr.Raft, n.Addr.Gossip = mem.Meta.APIAddr, mem.Meta.RaftAddr, mem.Addr.String()
 			n.Version = mem.Meta.Version
 			if cmd, err := state.UpsertNode(n, now); err == nil {
-				if _, err := m.apply(ctx, cmd); err != nil {
+				// A tainted node's record waits for the upgrade of the
+				// nodes too old for it (see levels.go); the others go on.
+				if _, err := m.apply(ctx, cmd); err != nil && !errors.Is(err, state.ErrNeedsLevel) {
 					return err
 				}
 			}
