@@ -278,7 +278,12 @@ func (e *Engine) RemoveNetwork(ctx context.Context, name string) error {
 	}
 	un.stopDNS()
 	if err := un.net.Remove(ctx); err != nil && !errors.Is(err, cni.ErrUnknownNetwork) {
-		return fmt.Errorf("remove network %s: %w", name, err)
+		if !un.external() {
+			return fmt.Errorf("remove network %s: %w", name, err)
+		}
+		// A plugin gone or failing must not pin the network forever; its
+		// attachment records stay, and a network of the same name retries them.
+		e.log.Warn("network removed with attachments its plugins could not delete", "network", name, "err", err)
 	}
 	if err := e.db.Delete(bucketNetworks, name); err != nil {
 		return fmt.Errorf("remove network %s: %w", name, err)
