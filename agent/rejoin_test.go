@@ -36,7 +36,7 @@ func runningPodContainer(n *testNode, alloc string) string {
 func TestExpiredCertificateRejoinKeepsNodeID(t *testing.T) {
 	needRoot(t)
 	n1, n2, n3 := startNode(t, "x1", "127.0.0.111", ""), startNode(t, "x2", "127.0.0.112", ""), startNode(t, "x3", "127.0.0.113", "")
-	n1.restartWith(func(c *Config) { c.Cluster.CertTTL = "8s" }) // the leader signs with it
+	n1.restartWith(func(c *Config) { c.Cluster.CertTTL = "12s" }) // the leader signs with it
 	n2.restartWith(func(c *Config) { c.Cluster.Labels = map[string]string{"role": "edge"} })
 	testimage.BusyboxInto(t, n2.agent.Engine().Images(), "busybox:test", nil)
 	formCluster(t, n1, n2)
