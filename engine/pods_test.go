@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,5 +92,72 @@ func TestPodSharesNamespacesAndKeepsAddress(t *testing.T) {
 	}
 	if fetch("http://127.0.0.1:18091/index.html") != "" {
 		t.Fatal("the pod's port still answers after its removal")
+	}
+}
+
+// Pods made ten at a time, as a node's reconciler starts a Deployment's
+// replicas, all get their network, each its own address, while the
+// containers of the others start. (A namespace an instant old sometimes
+// refused its veth: about one pod in twenty failed before plumb retried.)
+func TestPodsMadeInParallelAllAttach(t *testing.T) {
+	te := newTestEngine(t)
+	te.Close()
+	te.bridgeSubnet = "10.219.0.0/24"
+	te.open()
+	ctx := context.Background()
+	const rounds, perRound = 3, 10
+	addrs := map[string]string{}
+	var mu sync.Mutex
+	for round := range rounds {
+		var wg sync.WaitGroup
+		errs := make(chan error, perRound)
+		for i := range perRound {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				name := fmt.Sprintf("par-%d-%d", round, i)
+				pod, err := te.CreatePod(ctx, &api.PodConfig{Name: name})
+				if err != nil {
+					errs <- fmt.Errorf("pod %s: %w", name, err)
+					return
+				}
+				mu.Lock()
+				addrs[name] = pod.NetworkSettings.IPAddress
+				mu.Unlock()
+				c, err := te.Create(ctx, &api.ContainerConfig{Image: busybox, Name: "c-" + name, NetworkMode: "pod:" + name, Cmd: []string{"sleep", "30"}})
+				if err == nil {
+					err = te.Start(ctx, c.ID)
+				}
+				if err != nil {
+					errs <- fmt.Errorf("container in pod %s: %w", name, err)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.FailNow()
+		}
+	}
+	seen := map[string]string{}
+	for name, ip := range addrs {
+		if !strings.HasPrefix(ip, "10.219.0.") {
+			t.Errorf("pod %s has address %q, want one in 10.219.0.0/24", name, ip)
+		}
+		if other, dup := seen[ip]; dup {
+			t.Errorf("pods %s and %s share address %s", name, other, ip)
+		}
+		seen[ip] = name
+	}
+	for name := range addrs {
+		if err := te.Remove(ctx, "c-"+name, true, false); err != nil {
+			t.Errorf("remove c-%s: %v", name, err)
+		}
+		if err := te.RemovePod(ctx, name, true); err != nil {
+			t.Errorf("remove pod %s: %v", name, err)
+		}
 	}
 }

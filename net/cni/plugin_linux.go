@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
@@ -19,6 +20,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/containernetworking/plugins/plugins/ipam/host-local/backend/allocator"
 	"github.com/containernetworking/plugins/plugins/ipam/host-local/backend/disk"
+	"github.com/vishvananda/netlink"
 )
 
 // lockNetwork serialises the plugin's operations on one network across
@@ -158,32 +160,55 @@ func add(args *skel.CmdArgs) (_ *current.Result, err error) {
 		Interfaces: []*current.Interface{{Name: nc.Bridge, Mac: br.Attrs().HardwareAddr.String()}},
 		Routes:     []*types.Route{{Dst: net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}, GW: nc.gateway}},
 	}
-	hostLink, err := createVeth(nc, br, hostName, args.IfName, netns)
-	if err != nil {
-		return nil, err
-	}
-	res.Interfaces = append(res.Interfaces, &current.Interface{Name: hostName, Mac: hostLink.Attrs().HardwareAddr.String()})
 	ipc.Interface = current.Int(2)
 	res.IPs = []*current.IPConfig{ipc}
-	err = netns.Do(func(ns.NetNS) error {
-		cl, err := netlinksafe.LinkByName(args.IfName)
-		if err != nil {
-			return fmt.Errorf("look up %s in %s: %w", args.IfName, args.Netns, err)
+	for attempt := 1; ; attempt++ {
+		res.Interfaces = res.Interfaces[:1]
+		err = plumb(nc, br, res, hostName, args.IfName, args.Netns, netns)
+		if err == nil {
+			break
 		}
-		res.Interfaces = append(res.Interfaces, &current.Interface{Name: args.IfName, Mac: cl.Attrs().HardwareAddr.String(), Sandbox: args.Netns})
-		if err := ipam.ConfigureIface(args.IfName, res); err != nil {
-			return fmt.Errorf("configure %s in %s: %w", args.IfName, args.Netns, err)
+		if derr := deleteLink(hostName); derr != nil || attempt == plumbAttempts {
+			return nil, err
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
 	}
 	waitForwarding(hostName)
 	if err := rs.addPortRules(nc, args.ContainerID, args.IfName, ipc.Address.IP); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// plumbAttempts bounds how often plumb is tried for one ADD.
+const plumbAttempts = 4
+
+// plumb creates the attachment's veth pair and configures the container
+// end (address, routes) in netns, adding both ends to res.Interfaces.
+//
+// A network namespace made an instant before sometimes refuses the veth or
+// loses it again: the create fails with ENODEV or EINVAL, or the container
+// end vanishes while it is configured (seen on Linux 6.18 with ten pods
+// starting at once, about one attachment in twenty; a namespace a few
+// milliseconds old never does). So add deletes the pair and calls plumb
+// again, after a short pause, up to plumbAttempts times.
+func plumb(nc *netConf, br netlink.Link, res *current.Result, hostName, ifName, netnsPath string, netns ns.NetNS) error {
+	hostLink, err := createVeth(nc, br, hostName, ifName, netns)
+	if err != nil {
+		return err
+	}
+	res.Interfaces = append(res.Interfaces, &current.Interface{Name: hostName, Mac: hostLink.Attrs().HardwareAddr.String()})
+	return netns.Do(func(ns.NetNS) error {
+		cl, err := netlinksafe.LinkByName(ifName)
+		if err != nil {
+			return fmt.Errorf("look up %s in %s: %w", ifName, netnsPath, err)
+		}
+		res.Interfaces = append(res.Interfaces, &current.Interface{Name: ifName, Mac: cl.Attrs().HardwareAddr.String(), Sandbox: netnsPath})
+		if err := ipam.ConfigureIface(ifName, res); err != nil {
+			return fmt.Errorf("configure %s in %s: %w", ifName, netnsPath, err)
+		}
+		return nil
+	})
 }
 
 // checkPorts fails if a port to publish is published by another attachment
