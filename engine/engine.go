@@ -30,6 +30,7 @@ import (
 
 	"kedge/api"
 	"kedge/engine/image"
+	"kedge/engine/runtime"
 	"kedge/engine/volume"
 	"kedge/security/profile"
 	"kedge/store"
@@ -199,6 +200,11 @@ func (e *Engine) Close() error {
 	}
 	e.mu.Unlock()
 	e.releaseIdleNetworks()
+	// The agent's parent cgroup goes with its last container; running
+	// containers (they outlive the agent) keep it.
+	if err := runtime.RemoveCgroupIfEmpty(e.cgroupParent()); err != nil {
+		e.log.Warn("remove the agent's cgroup", "err", err)
+	}
 	if e.images != nil {
 		e.images.Close()
 	}

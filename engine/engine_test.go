@@ -112,7 +112,10 @@ func (te *testEngine) assertNothingLeft() {
 				t.Errorf("cgroup left: %s/%s", parent, e.Name())
 			}
 		}
-		os.Remove(parent) // the agent's (now empty) parent cgroup
+		if _, err := os.Stat(parent); err == nil {
+			t.Errorf("the agent's parent cgroup %s outlives its last container", parent)
+			os.Remove(parent)
+		}
 	}
 	entries, _ := os.ReadDir(filepath.Join(te.dataDir, "containers"))
 	if len(entries) > 0 {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/opencontainers/cgroups"
@@ -176,6 +177,37 @@ func CgroupPids(cgroupsPath string) ([]int, error) {
 		return nil, err
 	}
 	return cg.pids()
+}
+
+// RemoveCgroupIfEmpty deletes the cgroup in every hierarchy if it holds
+// no child cgroup (rmdir refuses otherwise); a cgroup that is missing or
+// still in use stays as it is and is not an error. The agent uses it for
+// its parent cgroup at shutdown: containers that outlive the agent keep
+// theirs.
+func RemoveCgroupIfEmpty(cgroupsPath string) error {
+	if _, err := openCgroup(defaultCgroupRoot, cgroupsPath); err != nil {
+		return err
+	}
+	dirs := []string{defaultCgroupRoot}
+	if !isCgroup2(defaultCgroupRoot) {
+		entries, err := os.ReadDir(defaultCgroupRoot)
+		if err != nil {
+			return fmt.Errorf("list cgroup hierarchies: %w", err)
+		}
+		dirs = dirs[:0]
+		for _, e := range entries {
+			if e.IsDir() { // symlinked pairs (cpu -> cpu,cpuacct) are the same directory
+				dirs = append(dirs, filepath.Join(defaultCgroupRoot, e.Name()))
+			}
+		}
+	}
+	for _, d := range dirs {
+		err := os.Remove(filepath.Join(d, filepath.Clean(cgroupsPath)))
+		if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.EBUSY) && !errors.Is(err, syscall.ENOTEMPTY) {
+			return fmt.Errorf("remove cgroup %s: %w", cgroupsPath, err)
+		}
+	}
+	return nil
 }
 
 // RemoveCgroup deletes the cgroup in every hierarchy; a missing cgroup is not

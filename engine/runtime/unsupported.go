@@ -43,6 +43,9 @@ func CgroupPids(cgroupsPath string) ([]int, error) { return nil, errUnsupported 
 // RemoveCgroup reports that containers need Linux.
 func RemoveCgroup(cgroupsPath string) error { return errUnsupported }
 
+// RemoveCgroupIfEmpty reports that containers need Linux.
+func RemoveCgroupIfEmpty(cgroupsPath string) error { return errUnsupported }
+
 // InitMain reports that containers need Linux.
 func InitMain(args []string) int { return 1 }
 
