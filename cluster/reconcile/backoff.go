@@ -2,9 +2,10 @@ package reconcile
 
 import "time"
 
-// Restart back-off: the n-th consecutive restart waits BackoffBase·2^(n-1)
-// after the exit, at most BackoffMax; a run of BackoffReset or longer starts
-// the count again.
+// Restart back-off, as the kubelet's: the first restart after a run is
+// immediate (a liveness kill or a one-off crash costs no wait); the n-th
+// consecutive one (n ≥ 2) waits BackoffBase·2^(n-2) after the exit, at most
+// BackoffMax; a run of BackoffReset or longer starts the count again.
 const (
 	BackoffBase  = 10 * time.Second
 	BackoffMax   = 5 * time.Minute
@@ -30,10 +31,14 @@ type Backoff struct {
 // does). It is not safe for concurrent use.
 type BackoffState map[ContainerKey]Backoff
 
-// BackoffDelay is the wait before the given consecutive restart (1-based).
+// BackoffDelay is the wait before the given consecutive restart (1-based):
+// none before the first.
 func BackoffDelay(attempt int) time.Duration {
+	if attempt <= 1 {
+		return 0
+	}
 	d := BackoffBase
-	for i := 1; i < attempt && d < BackoffMax; i++ {
+	for i := 2; i < attempt && d < BackoffMax; i++ {
 		d *= 2
 	}
 	return min(d, BackoffMax)
@@ -87,7 +92,7 @@ func (b BackoffState) next(key ContainerKey, cs ContainerState) (attempt int, no
 	if base.IsZero() {
 		base = h.LastRestart
 	}
-	if base.IsZero() {
+	if base.IsZero() || delay == 0 {
 		return attempt, time.Time{}, 0
 	}
 	return attempt, base.Add(delay), delay

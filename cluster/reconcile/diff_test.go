@@ -107,10 +107,17 @@ func TestDiff(t *testing.T) {
 			want:    []string{"EnsureImage a1 nginx", "StartContainer a1/web", "EnsureImage a1 busybox", "StartContainer a1/side"},
 		},
 		{
-			name:    "init: a failed one is retried with back-off, the next waits",
+			name:    "init: a failed one is retried at once, the next waits",
 			desired: []Desired{web},
 			actual:  []Actual{have("a1", "h1", exited("setup", 0, t0), exited("migrate", 1, t0.Add(-3*time.Second)))},
-			want:    []string{"RestartContainer a1/migrate #1 +7s"},
+			want:    []string{"RestartContainer a1/migrate #1"},
+		},
+		{
+			name:    "init: a failed one's second retry waits",
+			desired: []Desired{web},
+			actual:  []Actual{have("a1", "h1", exited("setup", 0, t0), exited("migrate", 1, t0.Add(-3*time.Second)))},
+			backoff: BackoffState{{"a1", "migrate"}: {Restarts: 1, LastRestart: t0.Add(-4 * time.Second)}},
+			want:    []string{"RestartContainer a1/migrate #2 +7s"},
 		},
 		{
 			name:    "init: under Never a failed one fails the pod",
@@ -128,23 +135,31 @@ func TestDiff(t *testing.T) {
 			actual:  []Actual{have("a1", "h1", running("web"), running("side"))},
 		},
 		{
-			name:    "crash: first restart waits 10s from the exit",
+			name:    "crash: the first restart is immediate",
+			desired: []Desired{app},
+			actual:  []Actual{have("a1", "h1", exited("web", 1, t0))},
+			want:    []string{"RestartContainer a1/web #1"},
+		},
+		{
+			name:    "crash: the second restart waits 10s from the exit",
 			desired: []Desired{app},
 			actual:  []Actual{have("a1", "h1", exited("web", 1, t0.Add(-4*time.Second)))},
-			want:    []string{"RestartContainer a1/web #1 +6s"},
+			backoff: BackoffState{{"a1", "web"}: {Restarts: 1, LastRestart: t0.Add(-5 * time.Second)}},
+			want:    []string{"RestartContainer a1/web #2 +6s"},
 		},
 		{
 			name:    "crash: due once the back-off has passed",
 			desired: []Desired{app},
 			actual:  []Actual{have("a1", "h1", exited("web", 1, t0.Add(-10*time.Second)))},
-			want:    []string{"RestartContainer a1/web #1"},
+			backoff: BackoffState{{"a1", "web"}: {Restarts: 1, LastRestart: t0.Add(-11 * time.Second)}},
+			want:    []string{"RestartContainer a1/web #2"},
 		},
 		{
-			name:    "crash: the fourth consecutive restart waits 80s",
+			name:    "crash: the fourth consecutive restart waits 40s",
 			desired: []Desired{app},
 			actual:  []Actual{have("a1", "h1", exited("web", 1, t0))},
 			backoff: BackoffState{{"a1", "web"}: {Restarts: 3, LastRestart: t0.Add(-time.Minute)}},
-			want:    []string{"RestartContainer a1/web #4 +1m20s"},
+			want:    []string{"RestartContainer a1/web #4 +40s"},
 		},
 		{
 			name:    "crash: the back-off is capped at 5 minutes",
@@ -158,7 +173,7 @@ func TestDiff(t *testing.T) {
 			desired: []Desired{app},
 			actual:  []Actual{have("a1", "h1", ContainerState{Name: "web", ID: "id-web", ExitCode: 1, FinishedAt: t0})},
 			backoff: BackoffState{{"a1", "web"}: {Restarts: 6, LastRestart: t0.Add(-10 * time.Minute)}},
-			want:    []string{"RestartContainer a1/web #1 +10s"},
+			want:    []string{"RestartContainer a1/web #1"},
 		},
 		{
 			name:    "crash: 10 minutes of running reset the back-off (engine's start time)",
@@ -166,7 +181,7 @@ func TestDiff(t *testing.T) {
 			actual: []Actual{have("a1", "h1", ContainerState{Name: "web", ID: "id-web", ExitCode: 1,
 				StartedAt: t0.Add(-11 * time.Minute), FinishedAt: t0})},
 			backoff: BackoffState{{"a1", "web"}: {Restarts: 6, LastRestart: t0.Add(-30 * time.Minute)}},
-			want:    []string{"RestartContainer a1/web #1 +10s"},
+			want:    []string{"RestartContainer a1/web #1"},
 		},
 		{
 			name:    "crash: 9 minutes of running do not",
@@ -174,7 +189,7 @@ func TestDiff(t *testing.T) {
 			actual: []Actual{have("a1", "h1", ContainerState{Name: "web", ID: "id-web", ExitCode: 1,
 				StartedAt: t0.Add(-9 * time.Minute), FinishedAt: t0})},
 			backoff: BackoffState{{"a1", "web"}: {Restarts: 2, LastRestart: t0.Add(-9 * time.Minute)}},
-			want:    []string{"RestartContainer a1/web #3 +40s"},
+			want:    []string{"RestartContainer a1/web #3 +20s"},
 		},
 		{
 			name:    "crash: unknown exit time restarts now",
@@ -348,7 +363,7 @@ func TestRestartPolicies(t *testing.T) {
 }
 
 func TestBackoffDelay(t *testing.T) {
-	want := []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second,
+	want := []time.Duration{0, 10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second,
 		160 * time.Second, 5 * time.Minute, 5 * time.Minute}
 	for i, w := range want {
 		if got := BackoffDelay(i + 1); got != w {
@@ -361,8 +376,8 @@ func TestBackoffDelay(t *testing.T) {
 }
 
 // TestBackoffSequence walks a container that crashes right after every
-// restart through Diff and Record: 10s, 20s, 40s ... 5m, 5m; then it runs for
-// 10 minutes and the next crash waits 10s again.
+// restart through Diff and Record: at once, then 10s, 20s, 40s ... 5m, 5m;
+// then it runs for 10 minutes and the next crash is restarted at once again.
 func TestBackoffSequence(t *testing.T) {
 	d := []Desired{pod("a1", "h1", "", "web=nginx")}
 	b := BackoffState{}
@@ -372,18 +387,21 @@ func TestBackoffSequence(t *testing.T) {
 		crash := now.Add(time.Second)
 		act := []Actual{have("a1", "h1", ContainerState{Name: "web", ID: "x", ExitCode: 1, FinishedAt: crash})}
 		got := Diff(d, act, connected(crash), b)
-		if len(got) != 1 || got[0].Due(crash) {
-			t.Fatalf("at crash: %v", got)
+		if len(got) != 1 || got[0].Due(crash) != (len(waits) == 0) {
+			t.Fatalf("at crash %d: %v", len(waits)+1, got)
 		}
-		waits = append(waits, got[0].NotBefore.Sub(crash))
-		now = got[0].NotBefore
+		now = crash
+		if !got[0].NotBefore.IsZero() {
+			now = got[0].NotBefore
+		}
+		waits = append(waits, now.Sub(crash))
 		got = Diff(d, act, connected(now), b)
 		if len(got) != 1 || !got[0].Due(now) {
 			t.Fatalf("when due: %v", got)
 		}
 		b.Record(got[0], now)
 	}
-	want := []time.Duration{10, 20, 40, 80, 160, 300, 300, 300}
+	want := []time.Duration{0, 10, 20, 40, 80, 160, 300, 300}
 	for i := range want {
 		want[i] *= time.Second
 	}
@@ -392,7 +410,7 @@ func TestBackoffSequence(t *testing.T) {
 	}
 	crash := now.Add(BackoffReset)
 	act := []Actual{have("a1", "h1", ContainerState{Name: "web", ID: "x", ExitCode: 1, FinishedAt: crash})}
-	if got := Diff(d, act, connected(crash), b); len(got) != 1 || got[0].Attempt != 1 || got[0].NotBefore.Sub(crash) != BackoffBase {
+	if got := Diff(d, act, connected(crash), b); len(got) != 1 || got[0].Attempt != 1 || !got[0].Due(crash) {
 		t.Fatalf("after a long run: %v", got)
 	}
 	b.Record(Action{Kind: ReplacePod, AllocID: "a1"}, now)

@@ -168,7 +168,7 @@ func (e *fakeEngine) applyLocked(a Action) error {
 		if c == nil || c.Running || c.neverStarted() || c.ID != a.ContainerID {
 			return errors.New("no such exited container")
 		}
-		if !c.FinishedAt.IsZero() && now.Sub(c.FinishedAt) < BackoffBase {
+		if a.Attempt > 1 && !c.FinishedAt.IsZero() && now.Sub(c.FinishedAt) < BackoffBase {
 			return fmt.Errorf("restart %s after the exit, within the shortest back-off", now.Sub(c.FinishedAt))
 		}
 		c.Running, c.StartedAt, c.Restarts, c.Healthy = true, now, c.Restarts+1, nil
