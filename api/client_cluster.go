@@ -20,9 +20,15 @@ func (c *Client) ClusterJoin(ctx context.Context, req JoinRequest) (*JoinRespons
 	return &r, c.do(ctx, http.MethodPost, "/cluster/join-cluster", nil, req, &r)
 }
 
-// ClusterLeave takes the agent out of its cluster.
+// ClusterLeave takes the agent out of its cluster (drained first unless
+// force, see LeaveRequest).
 func (c *Client) ClusterLeave(ctx context.Context, force bool) error {
-	return c.do(ctx, http.MethodPost, "/cluster/leave", nil, LeaveRequest{Force: force}, nil)
+	return c.ClusterLeaveWith(ctx, LeaveRequest{Force: force})
+}
+
+// ClusterLeaveWith takes the agent out of its cluster as req says.
+func (c *Client) ClusterLeaveWith(ctx context.Context, req LeaveRequest) error {
+	return c.do(ctx, http.MethodPost, "/cluster/leave", nil, req, nil)
 }
 
 // ClusterStatus reports the control plane's health.

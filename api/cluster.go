@@ -122,8 +122,12 @@ type JoinResponse struct {
 
 // LeaveRequest asks a node to leave its cluster.
 type LeaveRequest struct {
-	// Force leaves even when that loses quorum.
+	// Force leaves at once: without draining the node first, and even when
+	// that loses quorum.
 	Force bool `json:"force,omitempty"`
+	// DrainTimeout bounds the wait for the node's pods to be replaced
+	// elsewhere before it leaves (0: the server's default, a minute).
+	DrainTimeout time.Duration `json:"drain_timeout,omitempty"`
 }
 
 // JoinToken is a join token as listed; Token is set only when it is created.

@@ -5,6 +5,7 @@ package cli
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
@@ -38,8 +39,11 @@ func clusterCommands() []*cli.Command {
 			Action: joinAction,
 		},
 		{
-			Name: "leave", Usage: "Take this node out of its cluster (it stays a standalone engine)",
-			Flags:  []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "leave even if that loses the quorum"}},
+			Name: "leave", Usage: "Drain this node, then take it out of its cluster (it stays a standalone engine)",
+			Flags: []cli.Flag{
+				&cli.BoolFlag{Name: "force", Usage: "leave at once, without draining first, even if that loses the quorum"},
+				&cli.DurationFlag{Name: "timeout", Value: time.Minute, Usage: "how long to wait for the node's pods to be replaced elsewhere"},
+			},
 			Action: leaveAction,
 		},
 		nodes,
@@ -201,11 +205,66 @@ func leaveAction(c *cli.Context) error {
 		return err
 	}
 	defer cl.Close()
-	if err := cl.ClusterLeave(c.Context, c.Bool("force")); err != nil {
+	req := api.LeaveRequest{Force: c.Bool("force"), DrainTimeout: c.Duration("timeout")}
+	stop := func() {}
+	if !req.Force {
+		stop = leaveProgress(c, cl)
+	}
+	err = cl.ClusterLeaveWith(c.Context, req)
+	stop()
+	if err != nil {
 		return fmt.Errorf("leave: %w", err)
 	}
 	fmt.Fprintln(c.App.Writer, "Left the cluster; this node is a standalone engine now.")
 	return nil
+}
+
+// leaveProgress prints, while the agent drains before leaving, how many
+// pods the node still runs, each time that changes; the returned func
+// stops it.
+func leaveProgress(c *cli.Context, cl *api.Client) (stop func()) {
+	st, err := cl.ClusterStatus(c.Context)
+	if err != nil || !st.Member {
+		return func() {}
+	}
+	last := -1
+	report := func() {
+		raws, err := cl.GetObjects(c.Context, "pods", "", "")
+		if err != nil {
+			return
+		}
+		n := 0
+		for _, r := range raws {
+			var p api.ClusterPod
+			if json.Unmarshal(r, &p) == nil && p.Status.NodeName == st.NodeName {
+				n++
+			}
+		}
+		if n != last {
+			fmt.Fprintf(c.App.ErrWriter, "Draining %s: %d pods on it\n", st.NodeName, n)
+			last = n
+		}
+	}
+	report() // before the leave starts: what there is to move
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() { // ends when stop closes done
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C: // polling: the pod list has no watch in the client
+				report()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }
 
 func nodesAction(c *cli.Context) error {

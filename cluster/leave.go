@@ -18,11 +18,21 @@ import (
 
 const pathRemoveServer = "/v1/cluster/internal/remove-server"
 
-// Leave takes this node out of the cluster: it hands over leadership if it
+// DefaultLeaveDrainTimeout bounds how long Leave waits for the node's pods
+// to be replaced elsewhere when the request names no timeout.
+const DefaultLeaveDrainTimeout = 60 * time.Second
+
+// Leave takes this node out of the cluster: it drains the node first (see
+// Drain: cordoned, its Deployments' pods replaced elsewhere within their
+// rollout bounds, its bare pods stopped; a DaemonSet's pod stops with the
+// leave), waiting up to req.DrainTimeout, then hands over leadership if it
 // leads, leaves the Raft configuration, then gossip, and becomes a
-// standalone engine again. It refuses when that would lose the quorum
-// (or end a one-voter cluster) unless force.
-func (m *Manager) Leave(ctx context.Context, force bool) error {
+// standalone engine again. It refuses when that would lose the quorum (or
+// end a one-voter cluster), and fails when the drain does not finish in
+// time (the node stays cordoned), unless req.Force, which also skips the
+// drain: the node's pods are then replaced once it is gone.
+func (m *Manager) Leave(ctx context.Context, req api.LeaveRequest) error {
+	force := req.Force
 	ms, rn, _, err := m.member()
 	if err != nil {
 		return err
@@ -51,6 +61,11 @@ func (m *Manager) Leave(ctx context.Context, force bool) error {
 			return fmt.Errorf("leaving would lose the quorum: %d other voters alive, %d needed (use --force to leave anyway): %w", aliveOthers, need, api.ErrConflict)
 		}
 	}
+	if !force && (voters > 1 || !isVoter) {
+		if err := m.drainForLeave(ctx, ms.NodeID, req.DrainTimeout); err != nil {
+			return err
+		}
+	}
 	now := time.Now().UTC()
 	if voters > 1 || !isVoter {
 		if cmd, err := state.SetNodeState(ms.NodeID, state.NodeLeft, now); err == nil {
@@ -73,6 +88,17 @@ func (m *Manager) Leave(ctx context.Context, force bool) error {
 				m.log.Warn("remove this node's record", "err", err)
 			}
 		}
+		// The drain mark goes too: a node that joins again under its
+		// previous id must not be drained at once.
+		if _, _, fsm, err := m.member(); err == nil {
+			if _, marked := fsm.State().Object(drainKey(ms.NodeID)); marked {
+				if cmd, err := state.DeleteObject(drainKey(ms.NodeID), time.Now().UTC()); err == nil {
+					if _, err := m.apply(ctx, cmd); err != nil {
+						m.log.Warn("remove this node's drain mark", "err", err)
+					}
+				}
+			}
+		}
 	}
 	m.mu.Lock()
 	g := m.gossip
@@ -93,6 +119,40 @@ func (m *Manager) Leave(ctx context.Context, force bool) error {
 	m.mu.Unlock()
 	m.notify()
 	m.log.Info("left the cluster", "cluster", ms.ClusterID)
+	return nil
+}
+
+// drainForLeave drains this node before it leaves, waiting up to timeout
+// (DefaultLeaveDrainTimeout when 0) for its pods to be replaced elsewhere.
+func (m *Manager) drainForLeave(ctx context.Context, nodeID string, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = DefaultLeaveDrainTimeout
+	}
+	start := time.Now()
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	// A node that has just joined may not have applied its own record yet:
+	// catch up with the leader before deciding there is nothing to drain.
+	if err := m.ConsistentRead(dctx); err != nil {
+		m.log.Warn("catch up before the drain", "err", err)
+	}
+	_, _, fsm, err := m.member()
+	if err != nil {
+		return err
+	}
+	if _, known := fsm.State().Node(nodeID); !known {
+		m.log.Info("nothing to drain: this node has no record yet")
+		return nil
+	}
+	m.log.Info("draining before the leave", "timeout", timeout)
+	if err := m.Drain(dctx, nodeID); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("drain before leaving: %w", err)
+		}
+		return fmt.Errorf("drain before leaving, within %s: %w (the node stays cordoned: kedge uncordon undoes it; "+
+			"kedge leave --force leaves without waiting, its pods replaced once it is gone): %w", timeout, err, api.ErrConflict)
+	}
+	m.log.Info("drained: leaving", "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

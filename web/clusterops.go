@@ -15,7 +15,7 @@ type ClusterOps interface {
 	ClusterView
 	Init(ctx context.Context, req api.InitRequest) (*api.InitResponse, error)
 	Join(ctx context.Context, req api.JoinRequest) (*api.JoinResponse, error)
-	Leave(ctx context.Context, force bool) error
+	Leave(ctx context.Context, req api.LeaveRequest) error
 	CreateToken(ctx context.Context, req api.TokenCreateRequest) (*api.JoinToken, error)
 	Tokens(ctx context.Context) ([]api.JoinToken, error)
 	RevokeToken(ctx context.Context, id string) error
@@ -82,7 +82,7 @@ func (s *Server) clusterRoutes(ops ClusterOps, onMember, onLeave func()) {
 			writeError(w, err)
 			return
 		}
-		if err := ops.Leave(r.Context(), req.Force); err != nil {
+		if err := ops.Leave(r.Context(), req); err != nil {
 			writeError(w, err)
 			return
 		}
