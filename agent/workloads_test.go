@@ -64,6 +64,30 @@ func pods(t *testing.T, n *testNode) []api.ClusterPod {
 }
 
 // runningOn counts, per node name, the ready pods.
+// barePodYAML is a Pod of no workload, for the drain test.
+const barePodYAML = `
+apiVersion: v1
+kind: Pod
+metadata: {name: solo}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: busybox:test
+    command: ["sleep", "3600"]
+`
+
+// soloPods keeps the bare pod's copies.
+func soloPods(ps []api.ClusterPod) []api.ClusterPod {
+	var out []api.ClusterPod
+	for _, p := range ps {
+		if p.Name == "solo" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func readyByNode(ps []api.ClusterPod) map[string]int {
 	out := map[string]int{}
 	for _, p := range ps {
@@ -172,16 +196,75 @@ func TestDeploymentSpreadsAndMovesOffALostNode(t *testing.T) {
 		}
 		return true
 	})
-	// Drain a node: its replica moves, and new pods avoid it while cordoned.
-	drained := nodes[0]
-	if err := nodes[1].client.NodeAction(ctx, drained.name, "drain"); err != nil {
+	// Drain the node of a bare pod: its Deployment replica moves, and so
+	// does the bare pod, whose copy elsewhere is ready before the drained
+	// one stops; new pods avoid the node while it is cordoned.
+	if _, err := nodes[0].client.ApplyManifests(ctx, []byte(barePodYAML), "solo.yaml"); err != nil {
+		t.Fatalf("apply the bare pod: %v", err)
+	}
+	var drained, client *testNode
+	waitUntil(t, "the bare pod ready", 30*time.Second, func() bool {
+		for node, n := range readyByNode(soloPods(pods(t, nodes[0]))) {
+			for _, tn := range nodes {
+				if tn.name == node && n == 1 {
+					drained = tn
+				}
+			}
+		}
+		return drained != nil
+	})
+	for _, n := range nodes {
+		if n != drained {
+			client = n
+		}
+	}
+	waitUntil(t, "the bare pod seen ready from "+client.name, 10*time.Second, func() bool {
+		return readyByNode(soloPods(pods(t, client)))[drained.name] == 1
+	})
+	fewest := make(chan int, 1)
+	sampling, stopSampling := context.WithCancel(ctx)
+	go func() { // ends when stopSampling is called, once the pods moved
+		low := 1
+		for sampling.Err() == nil {
+			if ps := pods(t, client); ps != nil {
+				ready := 0
+				for _, n := range readyByNode(soloPods(ps)) {
+					ready += n
+				}
+				if ready < low {
+					for _, p := range soloPods(ps) {
+						t.Logf("no ready copy: %s on %s phase %s ready %v", p.UID, p.Status.NodeName, p.Status.Phase, p.Status.ContainerStatuses)
+					}
+				}
+				low = min(low, ready)
+			}
+			select {
+			case <-sampling.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		fewest <- low
+	}()
+	if err := client.client.NodeAction(ctx, drained.name, "drain"); err != nil {
 		t.Fatalf("drain: %v", err)
 	}
-	waitUntil(t, "the drained node's replica moved", 30*time.Second, func() bool {
-		by := readyByNode(pods(t, nodes[1]))
-		return by[drained.name] == 0 && by[nodes[1].name]+by[nodes[2].name] == 3
+	waitUntil(t, "the drained node's replica and bare pod moved", 30*time.Second, func() bool {
+		ps := pods(t, client)
+		by, solo := readyByNode(ps), readyByNode(soloPods(ps))
+		total := 0
+		for _, n := range by {
+			total += n
+		}
+		return by[drained.name] == 0 && solo[drained.name] == 0 && total == 4 && len(soloPods(ps)) == 1
 	})
-	if err := nodes[1].client.NodeAction(ctx, drained.name, "uncordon"); err != nil {
+	stopSampling()
+	if low := <-fewest; low < 1 {
+		t.Errorf("the bare pod had no ready copy during the drain of %s", drained.name)
+	}
+	if err := client.client.NodeAction(ctx, drained.name, "uncordon"); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodes[0].client.DeleteObject(ctx, "pod", "default", "solo"); err != nil {
 		t.Fatal(err)
 	}
 	if err := nodes[0].client.DeleteObject(ctx, "deployment", "default", "web"); err != nil {

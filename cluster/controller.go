@@ -449,16 +449,41 @@ func (m *Manager) planPod(r *round, o state.Object) error {
 	tmpl := api.PodTemplateSpec{ObjectMeta: api.ObjectMeta{Labels: p.Labels, Annotations: p.Annotations}, Spec: p.Spec}
 	rev := revision(&tmpl)
 	live := r.owned(o, p.Annotations, true)
-	keep := false
-	for _, a := range live {
-		if a.Revision == rev && !keep {
-			keep = true
-			continue
+	// One copy of the current spec is kept, preferably on a node that is not
+	// being drained. A copy on a draining node is moved as a rolling update
+	// of one replica would (maxSurge 1, maxUnavailable 0): its replacement is
+	// placed first and it stops once that one is ready.
+	var kept, draining *state.Alloc
+	for i, a := range live {
+		switch {
+		case a.Revision != rev:
+			r.stop[a.ID] = "pod spec changed"
+		case r.draining[a.NodeID]:
+			if draining == nil {
+				draining = &live[i]
+			} else {
+				r.stop[a.ID] = "a second copy of the pod"
+			}
+		case kept == nil:
+			kept = &live[i]
+		default:
+			r.stop[a.ID] = "a second copy of the pod"
 		}
-		r.stop[a.ID] = "pod spec changed"
 	}
-	if !keep {
+	if draining != nil && kept != nil && kept.Status.Ready {
+		r.stop[draining.ID] = "node " + r.nodeName(draining.NodeID) + " drained: the pod's replacement is ready"
+	}
+	if kept == nil {
 		r.newAlloc(o, p.Name, &tmpl, rev, "")
 	}
 	return nil
+}
+
+// nodeName is the name of a node of the round's view, or its id if the
+// view lacks it.
+func (r *round) nodeName(id string) string {
+	if n, ok := r.nodes[id]; ok {
+		return n.Name
+	}
+	return id
 }

@@ -360,8 +360,10 @@ func (m *Manager) Cordon(ctx context.Context, ref string, cordoned bool) error {
 // as kubectl drain does, but within each Deployment's rollout bounds: the
 // node is marked draining, and the controller replaces its pods as in a
 // rolling update (a replacement first, within maxSurge; a pod stops only
-// while at least replicas minus maxUnavailable stay ready). It returns
-// once the node runs none of them, or when ctx ends.
+// while at least replicas minus maxUnavailable stay ready). A bare pod
+// moves the same way, as one replica with maxUnavailable 0: its copy
+// elsewhere first, then the drained one stops. It returns once the node
+// runs none of them, or when ctx ends.
 func (m *Manager) Drain(ctx context.Context, ref string) error {
 	if err := m.Cordon(ctx, ref, true); err != nil {
 		return err
@@ -386,27 +388,13 @@ func (m *Manager) Drain(ctx context.Context, ref string) error {
 		view := fsm.State()
 		changed := view.Changed()
 		left := 0
-		stop := map[string]string{}
 		for _, a := range view.AllocsOnNode(n.ID) {
-			if a.Desired != state.AllocRun || strings.HasPrefix(a.Owner, "daemonset/") {
-				continue
-			}
-			left++
-			if !strings.HasPrefix(a.Owner, "deployment/") {
-				stop[a.ID] = "node " + n.Name + " drained" // a bare pod has no replica to wait for
+			if a.Desired == state.AllocRun && !strings.HasPrefix(a.Owner, "daemonset/") {
+				left++
 			}
 		}
 		if left == 0 {
 			return nil
-		}
-		if len(stop) > 0 {
-			cmd, err := state.PlanAllocs(nil, stop, time.Now().UTC())
-			if err == nil {
-				_, err = m.apply(ctx, cmd)
-			}
-			if err != nil {
-				return err
-			}
 		}
 		select {
 		case <-ctx.Done():
