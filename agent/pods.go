@@ -35,20 +35,24 @@ const (
 type podRuntime struct {
 	eng *engine.Engine
 	// peers fetches a missing image from another node (nil: none).
-	peers func(ctx context.Context, ref string) error
+	// It returns the peer's name.
+	peers func(ctx context.Context, ref string) (string, error)
 	// probes runs the containers' liveness, readiness and startup probes.
 	probes *probe.Manager
 	// restarts counts the restarts this runtime made, by container id (the
 	// engine counts only its own restart policy's).
 	mu       sync.Mutex
 	restarts map[string]int
-	lookup   func(allocID string) (cluster.RunnablePod, bool)
-	dataDir  string // where configMap/secret volume files are written
+	// pulled holds where images were fetched from, until TakePull reports
+	// them as events.
+	pulled  map[string]string
+	lookup  func(allocID string) (cluster.RunnablePod, bool)
+	dataDir string // where configMap/secret volume files are written
 }
 
 var _ reconcile.Engine = (*podRuntime)(nil)
 
-func newPodRuntime(eng *engine.Engine, dataDir string, peers func(ctx context.Context, ref string) error) cluster.PodRuntimeFactory {
+func newPodRuntime(eng *engine.Engine, dataDir string, peers func(ctx context.Context, ref string) (string, error)) cluster.PodRuntimeFactory {
 	return func(lookup func(string) (cluster.RunnablePod, bool)) cluster.PodRuntime {
 		p := &podRuntime{eng: eng, lookup: lookup, dataDir: filepath.Join(dataDir, "pods"), peers: peers, restarts: map[string]int{}}
 		p.probes = probe.New(engineExecer{eng}, probe.Options{})
@@ -177,7 +181,9 @@ func (p *podRuntime) ensureImage(ctx context.Context, ref string) error {
 	// A peer first: an air-gapped site needs no registry.
 	var peerErr error
 	if p.peers != nil {
-		if peerErr = p.peers(pctx, ref); peerErr == nil {
+		var peer string
+		if peer, peerErr = p.peers(pctx, ref); peerErr == nil {
+			p.notePull(ref, "the peer at "+peer)
 			return nil
 		}
 	}
@@ -187,22 +193,41 @@ func (p *podRuntime) ensureImage(ctx context.Context, ref string) error {
 		}
 		return fmt.Errorf("pull %s: %w", ref, err)
 	}
+	p.notePull(ref, "its registry")
 	return nil
+}
+
+func (p *podRuntime) notePull(ref, from string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pulled == nil {
+		p.pulled = map[string]string{}
+	}
+	p.pulled[ref] = from
+}
+
+// TakePull says where ensureImage fetched ref from, once (cluster.Puller).
+func (p *podRuntime) TakePull(ref string) (from string, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	from, ok = p.pulled[ref]
+	delete(p.pulled, ref)
+	return from, ok
 }
 
 // imageFromPeers fetches an image from the first other node that has it,
 // over mutual TLS, and imports it.
-func (a *Agent) imageFromPeers(ctx context.Context, ref string) error {
+func (a *Agent) imageFromPeers(ctx context.Context, ref string) (peer string, err error) {
 	peers := a.cluster.PeerAPIs()
 	if len(peers) == 0 {
-		return errors.New("no peer")
+		return "", errors.New("no peer")
 	}
 	client := &http.Client{Transport: nodeTransport{a}}
 	var errs []error
 	for _, addr := range peers {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+addr+api.APIPrefix+"/images/save?ref="+url.QueryEscape(ref), nil)
 		if err != nil {
-			return err
+			return "", err
 		}
 		resp, err := client.Do(req)
 		if err != nil {
@@ -218,11 +243,11 @@ func (a *Agent) imageFromPeers(ctx context.Context, ref string) error {
 		resp.Body.Close()
 		if err == nil {
 			a.log.Info("image fetched from a peer", "image", ref, "peer", addr)
-			return nil
+			return addr, nil
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 	}
-	return errors.Join(errs...)
+	return "", errors.Join(errs...)
 }
 
 func (p *podRuntime) createPod(ctx context.Context, allocID string) error {

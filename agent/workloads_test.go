@@ -136,6 +136,19 @@ func TestDeploymentSpreadsAndMovesOffALostNode(t *testing.T) {
 			t.Fatalf("%s did not get the image from its peer: %v", n.name, err)
 		}
 	}
+	waitUntil(t, "an image-fetch event per node that fetched", 10*time.Second, func() bool {
+		evs, err := nodes[0].client.ClusterEvents(ctx, 0)
+		if err != nil {
+			return false
+		}
+		pulled := 0
+		for _, e := range evs {
+			if e.Kind == "pod.pulled" && strings.Contains(e.Message, "image busybox:test fetched from the peer at") {
+				pulled++
+			}
+		}
+		return pulled == 2
+	})
 	// The ConfigMap reached the container's environment.
 	for _, c := range nodes[0].agent.Engine().List(false) {
 		if c.Config.Labels[labelContainer] != "httpd" {

@@ -65,11 +65,20 @@ type nodePods struct {
 	changed chan struct{}
 	// ips finds a pod's address, when the runtime can (PodIPer).
 	ips PodIPer
+	// pulls says where an image came from, when the runtime can (Puller).
+	pulls Puller
 }
 
 // PodIPer is an optional capability of a PodRuntime: a pod's address.
 type PodIPer interface {
 	PodIP(allocID string) string
+}
+
+// Puller is an optional capability of a PodRuntime: it says where it fetched
+// an image for EnsureImage (a peer's name or a registry), once, so the
+// fetch becomes a "pod.pulled" event; ok is false when nothing was fetched.
+type Puller interface {
+	TakePull(ref string) (from string, ok bool)
 }
 
 func newNodePods(m *Manager) *nodePods {
@@ -336,6 +345,12 @@ func (np *nodePods) observe(a reconcile.Action, err error) {
 		kind, msg = "pod.restarted", fmt.Sprintf("pod %s: container %s restarted (%s)", rp.Name, a.Container, a.Reason)
 	case a.Kind == reconcile.KillContainer:
 		kind, msg = "pod.unhealthy", fmt.Sprintf("pod %s: container %s killed: %s", rp.Name, a.Container, a.Reason)
+	case a.Kind == reconcile.EnsureImage && np.pulls != nil:
+		from, ok := np.pulls.TakePull(a.Image)
+		if !ok {
+			return
+		}
+		kind, msg = "pod.pulled", fmt.Sprintf("pod %s: image %s fetched from %s", rp.Name, a.Image, from)
 	default:
 		return
 	}
@@ -424,6 +439,7 @@ func (m *Manager) startPods() {
 	}
 	rt := factory(np.lookup)
 	np.ips, _ = rt.(PodIPer)
+	np.pulls, _ = rt.(Puller)
 	m.goLoop(ctx, func(ctx context.Context) { // wakes the source on state changes
 		for {
 			m.mu.Lock()
