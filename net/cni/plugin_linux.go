@@ -81,87 +81,32 @@ func parseArgs(args *skel.CmdArgs, needNetns bool) (*netConf, error) {
 
 // add is CNI ADD: bridge, veth, address, routes, rules. On failure it
 // removes whatever it made.
+//
+// Only the reservation (address, port rules, the bridge) is made under the
+// network's lock; the veth pair is plumbed outside it, so that attachments
+// to one network proceed in parallel (ten pods placed on a node at once).
 func add(args *skel.CmdArgs) (_ *current.Result, err error) {
 	nc, err := parseArgs(args, true)
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := lockNetwork(nc)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-
 	netns, err := ns.GetNS(args.Netns)
 	if err != nil {
 		return nil, fmt.Errorf("open netns %s: %w", args.Netns, err)
 	}
 	defer netns.Close()
-	if err := checkOverlap(nc); err != nil {
-		return nil, err
-	}
-	rs, err := openRuleset(nc.Table)
+	res, br, err := reserve(nc, args)
 	if err != nil {
 		return nil, err
 	}
-	existing, complete, err := rs.rules()
-	if err != nil {
-		return nil, err
-	}
-	if err := checkPorts(nc, existing, attachmentTag(nc.Name, args.ContainerID, args.IfName)); err != nil {
-		return nil, err
-	}
-	store, alloc, err := openAllocator(nc)
-	if err != nil {
-		return nil, err
-	}
-	defer store.Close()
-	if store.FindByID(args.ContainerID, args.IfName) {
-		return nil, fmt.Errorf("%w: %s/%s is already attached to %s", ErrInvalidConfig, args.ContainerID, args.IfName, nc.Name)
-	}
-	// A veth by this attachment's name without a reservation is a leftover
-	// (a crash before GC ran): it goes, so the container can attach again.
-	// Its rules too, or they would shadow the new ones.
-	if err := deleteLink(hostVethName(nc.Name, args.ContainerID, args.IfName)); err != nil {
-		return nil, fmt.Errorf("remove stale veth: %w", err)
-	}
-	self := attachmentTag(nc.Name, args.ContainerID, args.IfName)
-	if _, err := rs.deleteWhere(existing, func(t string) bool { return tagAttachment(t) == self }); err != nil {
-		return nil, fmt.Errorf("remove stale rules: %w", err)
-	}
-
-	br, err := ensureBridge(nc)
-	if err != nil {
-		return nil, err
-	}
-	if !complete {
-		if err := rs.ensure(); err != nil {
-			return nil, err
-		}
-	}
-	if err := rs.ensureNetworkRules(nc, existing); err != nil {
-		return nil, err
-	}
-
 	defer func() {
 		if err != nil {
-			if terr := teardown(nc, args.ContainerID, args.IfName, deleteLink); terr != nil {
+			if terr := lockedTeardown(nc, args.ContainerID, args.IfName); terr != nil {
 				err = errors.Join(err, fmt.Errorf("undo: %w", terr))
 			}
 		}
 	}()
-	ipc, err := alloc.Get(args.ContainerID, args.IfName, nil)
-	if err != nil {
-		return nil, fmt.Errorf("allocate an address in %s: %w", nc.subnet, err)
-	}
 	hostName := hostVethName(nc.Name, args.ContainerID, args.IfName)
-	res := &current.Result{
-		CNIVersion: current.ImplementedSpecVersion,
-		Interfaces: []*current.Interface{{Name: nc.Bridge, Mac: br.Attrs().HardwareAddr.String()}},
-		Routes:     []*types.Route{{Dst: net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}, GW: nc.gateway}},
-	}
-	ipc.Interface = current.Int(2)
-	res.IPs = []*current.IPConfig{ipc}
 	for attempt := 1; ; attempt++ {
 		res.Interfaces = res.Interfaces[:1]
 		err = plumb(nc, br, res, hostName, args.IfName, args.Netns, netns)
@@ -174,10 +119,99 @@ func add(args *skel.CmdArgs) (_ *current.Result, err error) {
 		time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
 	}
 	waitForwarding(hostName)
-	if err := rs.addPortRules(nc, args.ContainerID, args.IfName, ipc.Address.IP); err != nil {
-		return nil, err
-	}
 	return res, nil
+}
+
+// reserve is the part of ADD made under the network's lock: it checks the
+// network and the ports, removes an earlier attempt's leftovers, ensures
+// the bridge and the network's rules, allocates the address and publishes
+// the ports (a DNAT rule to an address whose veth is not there yet is
+// harmless). It returns the result without the veth pair, and the bridge.
+// On failure it removes whatever it made.
+func reserve(nc *netConf, args *skel.CmdArgs) (_ *current.Result, _ netlink.Link, err error) {
+	unlock, err := lockNetwork(nc)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	if err := checkOverlap(nc); err != nil {
+		return nil, nil, err
+	}
+	rs, err := openRuleset(nc.Table)
+	if err != nil {
+		return nil, nil, err
+	}
+	existing, complete, err := rs.rules()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkPorts(nc, existing, attachmentTag(nc.Name, args.ContainerID, args.IfName)); err != nil {
+		return nil, nil, err
+	}
+	store, alloc, err := openAllocator(nc)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer store.Close()
+	if store.FindByID(args.ContainerID, args.IfName) {
+		return nil, nil, fmt.Errorf("%w: %s/%s is already attached to %s", ErrInvalidConfig, args.ContainerID, args.IfName, nc.Name)
+	}
+	// A veth by this attachment's name without a reservation is a leftover
+	// (a crash before GC ran): it goes, so the container can attach again.
+	// Its rules too, or they would shadow the new ones.
+	if err := deleteLink(hostVethName(nc.Name, args.ContainerID, args.IfName)); err != nil {
+		return nil, nil, fmt.Errorf("remove stale veth: %w", err)
+	}
+	self := attachmentTag(nc.Name, args.ContainerID, args.IfName)
+	if _, err := rs.deleteWhere(existing, func(t string) bool { return tagAttachment(t) == self }); err != nil {
+		return nil, nil, fmt.Errorf("remove stale rules: %w", err)
+	}
+
+	br, err := ensureBridge(nc)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !complete {
+		if err := rs.ensure(); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := rs.ensureNetworkRules(nc, existing); err != nil {
+		return nil, nil, err
+	}
+
+	defer func() {
+		if err != nil {
+			if terr := teardown(nc, args.ContainerID, args.IfName, deleteLink); terr != nil {
+				err = errors.Join(err, fmt.Errorf("undo: %w", terr))
+			}
+		}
+	}()
+	ipc, err := alloc.Get(args.ContainerID, args.IfName, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("allocate an address in %s: %w", nc.subnet, err)
+	}
+	res := &current.Result{
+		CNIVersion: current.ImplementedSpecVersion,
+		Interfaces: []*current.Interface{{Name: nc.Bridge, Mac: br.Attrs().HardwareAddr.String()}},
+		Routes:     []*types.Route{{Dst: net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}, GW: nc.gateway}},
+	}
+	ipc.Interface = current.Int(2)
+	res.IPs = []*current.IPConfig{ipc}
+	if err := rs.addPortRules(nc, args.ContainerID, args.IfName, ipc.Address.IP); err != nil {
+		return nil, nil, err
+	}
+	return res, br, nil
+}
+
+// lockedTeardown undoes an attachment under the network's lock.
+func lockedTeardown(nc *netConf, id, ifname string) error {
+	unlock, err := lockNetwork(nc)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return teardown(nc, id, ifname, deleteLink)
 }
 
 // plumbAttempts bounds how often plumb is tried for one ADD.
