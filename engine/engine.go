@@ -90,9 +90,12 @@ type Engine struct {
 	mu         sync.Mutex
 	containers map[string]*container // by id
 
-	// podMu guards pods, by id.
-	podMu sync.Mutex
-	pods  map[string]*podRecord
+	// podMu guards pods, by id, and the names of pods being created or
+	// removed (their namespaces are made or torn down outside the lock).
+	podMu        sync.Mutex
+	podsCreating map[string]bool
+	podsRemoving map[string]bool
+	pods         map[string]*podRecord
 
 	// ctx is cancelled by Close; it bounds every background goroutine.
 	ctx    context.Context
@@ -150,6 +153,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	e.runDir = filepath.Join(opts.RunDir, e.key)
 	e.userNets = map[string]*userNetwork{}
 	e.pods = map[string]*podRecord{}
+	e.podsCreating, e.podsRemoving = map[string]bool{}, map[string]bool{}
 	e.heldCaps = profile.HeldCapabilities()
 	if err := os.MkdirAll(e.runDir, 0o700); err != nil {
 		return nil, fmt.Errorf("runtime dir %s: %w", e.runDir, err)

@@ -107,7 +107,12 @@ func (e *Engine) netnsPath(id string) string { return filepath.Join(e.runDir, "n
 
 // attachBridge gives a starting container its network namespace on the
 // bridge, with its published ports, and returns the namespace to join.
-func (e *Engine) attachBridge(ctx context.Context, rec *record) (string, *api.NetworkSettings, error) {
+// fresh says the id was never attached before (a new pod, a container's
+// first start): there can be no leftover of an earlier attachment to
+// remove (the engine's start-up GC removes those of a crashed agent), so
+// the CNI DEL that would look for one, which waits for the network's lock,
+// is skipped.
+func (e *Engine) attachBridge(ctx context.Context, rec *record, fresh bool) (string, *api.NetworkSettings, error) {
 	n, un, err := e.networkOf(rec.Config.NetworkMode)
 	if err != nil {
 		return "", nil, err
@@ -116,7 +121,9 @@ func (e *Engine) attachBridge(ctx context.Context, rec *record) (string, *api.Ne
 		return "", nil, err
 	}
 	path := e.netnsPath(rec.ID)
-	_ = e.detachBridge(ctx, rec.ID, rec.Config.NetworkMode) // a leftover of a run that ended without the agent
+	if !fresh {
+		_ = e.detachBridge(ctx, rec.ID, rec.Config.NetworkMode) // a leftover of a run that ended without the agent
+	}
 	if err := newNetNS(path); err != nil {
 		return "", nil, err
 	}

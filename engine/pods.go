@@ -74,13 +74,27 @@ func (e *Engine) CreatePod(ctx context.Context, cfg *api.PodConfig) (*api.Pod, e
 	if err := e.checkNetworkPorts(mode, podNetConfig(&c).Ports); err != nil {
 		return nil, err
 	}
+	// The name is reserved under the lock; the namespaces and the network
+	// are made outside it, so that pods are created in parallel (ten
+	// replicas placed on a node at once).
 	e.podMu.Lock()
-	defer e.podMu.Unlock()
 	for _, p := range e.pods {
 		if p.Name == c.Name {
+			e.podMu.Unlock()
 			return nil, fmt.Errorf("pod name %q is already in use by pod %s: %w", c.Name, p.ID[:12], api.ErrConflict)
 		}
 	}
+	if e.podsCreating[c.Name] || e.podsRemoving[c.Name] {
+		e.podMu.Unlock()
+		return nil, fmt.Errorf("pod name %q is already in use by a pod being created or removed: %w", c.Name, api.ErrConflict)
+	}
+	e.podsCreating[c.Name] = true
+	e.podMu.Unlock()
+	defer func() {
+		e.podMu.Lock()
+		delete(e.podsCreating, c.Name)
+		e.podMu.Unlock()
+	}()
 	rec := &podRecord{ID: newID(), Name: c.Name, Created: time.Now().UTC(), Config: c}
 	if err := e.setupPod(ctx, rec); err != nil {
 		return nil, fmt.Errorf("create pod %s: %w", c.Name, err)
@@ -89,7 +103,9 @@ func (e *Engine) CreatePod(ctx context.Context, cfg *api.PodConfig) (*api.Pod, e
 		e.teardownPod(context.WithoutCancel(ctx), rec)
 		return nil, fmt.Errorf("save pod %s: %w", c.Name, err)
 	}
+	e.podMu.Lock()
 	e.pods[rec.ID] = rec
+	e.podMu.Unlock()
 	e.emit("pod", "create", rec.ID, map[string]string{"name": rec.Name})
 	p := e.podAPI(rec)
 	return &p, nil
@@ -102,7 +118,7 @@ func (e *Engine) setupPod(ctx context.Context, rec *podRecord) error {
 	if mode != "host" {
 		if e.onCNINetwork(mode) {
 			r := &record{ID: rec.ID, Name: rec.Name, Config: *podNetConfig(&rec.Config)}
-			_, ns, err := e.attachBridge(ctx, r)
+			_, ns, err := e.attachBridge(ctx, r, true) // a new pod id
 			if err != nil {
 				return err
 			}
@@ -148,16 +164,25 @@ func (e *Engine) RemovePod(ctx context.Context, ref string, force bool) error {
 			return fmt.Errorf("remove pod %s: %w", rec.Name, err)
 		}
 	}
+	// The pod is taken out of the table under the lock (a concurrent
+	// remove finds it gone), then torn down outside it.
 	e.podMu.Lock()
-	defer e.podMu.Unlock()
 	if _, ok := e.pods[rec.ID]; !ok {
+		e.podMu.Unlock()
 		return nil // removed meanwhile
 	}
+	delete(e.pods, rec.ID)
+	e.podsRemoving[rec.Name] = true
+	e.podMu.Unlock()
+	defer func() {
+		e.podMu.Lock()
+		delete(e.podsRemoving, rec.Name)
+		e.podMu.Unlock()
+	}()
 	e.teardownPod(ctx, rec)
 	if err := e.db.Delete(bucketPods, rec.ID); err != nil {
 		return fmt.Errorf("remove pod %s: %w", rec.Name, err)
 	}
-	delete(e.pods, rec.ID)
 	e.emit("pod", "destroy", rec.ID, map[string]string{"name": rec.Name})
 	return nil
 }

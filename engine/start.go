@@ -78,7 +78,7 @@ func (e *Engine) startLocked(ctx context.Context, c *container) error {
 		netSettings = pod.Network // the pod's address, shown on its containers
 	}
 	if e.onCNINetwork(rec.Config.NetworkMode) {
-		nsPath, ns, err := e.attachBridge(ctx, &rec)
+		nsPath, ns, err := e.attachBridge(ctx, &rec, rec.State.StartedAt.IsZero())
 		if err != nil {
 			return fail(err)
 		}
