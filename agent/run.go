@@ -92,6 +92,7 @@ func Start(ctx context.Context, cfg *Config) (*Agent, error) {
 	local.Handle("/", a.api)
 	a.http = &http.Server{Handler: a.metrics.instrument("unix", local), ReadHeaderTimeout: 10 * time.Second}
 	a.http.RegisterOnShutdown(a.watch.Close)
+	a.http.RegisterOnShutdown(a.api.Close)
 	go func() {
 		if err := a.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("api server stopped", "err", err)

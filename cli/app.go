@@ -40,11 +40,17 @@ func Run(args []string) int { return RunWithIO(args, os.Stdin, os.Stdout, os.Std
 // name) on the given streams and returns the exit code. Tests use it to drive
 // commands with captured output.
 func RunWithIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return RunContext(context.Background(), args, stdin, stdout, stderr)
+}
+
+// RunContext is RunWithIO under ctx: commands that run until interrupted
+// (get -w, events, logs -f) end when ctx does, as they do on Ctrl-C.
+func RunContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)
 	if len(args) == 0 {
 		args = []string{"kedge"}
 	}
-	err := app.RunContext(context.Background(), intersperse(app, args))
+	err := app.RunContext(ctx, intersperse(app, args))
 	return reportError(stderr, err)
 }
 

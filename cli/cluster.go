@@ -47,22 +47,7 @@ func clusterCommands() []*cli.Command {
 			Action: leaveAction,
 		},
 		nodes,
-		{
-			Name: "get", Usage: "List objects of a kind: nodes, pods, deployments, daemonsets, namespaces, configmaps, secrets, events", ArgsUsage: "KIND [NAME]",
-			Flags: append(namespaceFlags(), &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: formatTable, Usage: "table, wide, json or yaml"}),
-			Action: func(c *cli.Context) error {
-				if c.NArg() < 1 || c.NArg() > 2 {
-					return usagef(c, "%q requires a kind and at most one name", c.Command.HelpName)
-				}
-				switch c.Args().First() {
-				case "nodes", "node", "no":
-					return nodesAction(c)
-				case "events", "event", "ev":
-					return clusterEventsAction(c)
-				}
-				return getObjectsAction(c, c.Args().First())
-			},
-		},
+		getCommand(),
 		{
 			Name: "status", Usage: "Show the cluster's health: leader, quorum, Raft index", Flags: []cli.Flag{outputFlag(), consistentFlag()},
 			Action: statusAction,
@@ -284,21 +269,8 @@ func nodesAction(c *cli.Context) error {
 	if format == formatJSON {
 		return writeJSON(c.App.Writer, nodes)
 	}
-	now := time.Now()
-	tw := newTable(c.App.Writer)
-	fmt.Fprintln(tw, "NAME\tID\tADDRESS\tROLE\tSTATE\tAGE\tVERSION\tCAPACITY\tLABELS")
-	for _, n := range nodes {
-		role := "non-voter"
-		if n.Voter {
-			role = "voter"
-		}
-		if n.Leader {
-			role += " (leader)"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, shortID(n.ID), n.Address, role, n.State,
-			humanDuration(now.Sub(n.JoinedAt)), n.Version, capacityString(n.Capacity), labelsString(n.Labels))
-	}
-	return tw.Flush()
+	header, rows := nodeRows(nodes)
+	return printRows(c.App.Writer, header, rows)
 }
 
 func capacityString(r api.NodeResources) string {

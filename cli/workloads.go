@@ -1,19 +1,17 @@
 package cli
 
-// Workload commands, kubectl-shaped: apply, get KIND, delete, scale.
+// Workload commands, kubectl-shaped: apply, delete, scale, cordon, drain
+// (get KIND: get.go).
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
-	"sigs.k8s.io/yaml"
 
 	"kedge/api"
 )
@@ -197,130 +195,4 @@ func scaleAction(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "deployment/%s scaled\n", name)
 	return nil
-}
-
-// getObjectsAction is `get KIND [NAME]` for workload kinds.
-func getObjectsAction(c *cli.Context, kind string) error {
-	name := c.Args().Get(1)
-	ns := c.String("namespace")
-	if c.Bool("all-namespaces") {
-		ns = ""
-	}
-	cl, err := newClient(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	list, err := cl.GetObjects(c.Context, kind, ns, name)
-	if err != nil {
-		return err
-	}
-	switch c.String("output") {
-	case "json":
-		return writeJSON(c.App.Writer, list)
-	case "yaml":
-		for i, raw := range list {
-			y, err := yaml.JSONToYAML(raw)
-			if err != nil {
-				return err
-			}
-			if i > 0 {
-				fmt.Fprintln(c.App.Writer, "---")
-			}
-			c.App.Writer.Write(y)
-		}
-		return nil
-	case "", "wide", "table":
-	default:
-		return usagef(c, "-o %q: want wide, json or yaml", c.String("output"))
-	}
-	wide := c.String("output") == "wide"
-	now := time.Now()
-	tw := newTable(c.App.Writer)
-	nsCol := func(md api.ObjectMeta) string {
-		if ns == "" {
-			return md.Namespace + "\t"
-		}
-		return ""
-	}
-	head := ""
-	if ns == "" {
-		head = "NAMESPACE\t"
-	}
-	switch strings.ToLower(kind) {
-	case "pod", "pods", "po":
-		fmt.Fprint(tw, head+"NAME\tREADY\tSTATUS\tRESTARTS\tAGE")
-		if wide {
-			fmt.Fprint(tw, "\tIP\tNODE")
-		}
-		fmt.Fprintln(tw)
-		for _, raw := range list {
-			var p api.ClusterPod
-			if json.Unmarshal(raw, &p) != nil {
-				continue
-			}
-			ready, restarts := 0, int32(0)
-			for _, cs := range p.Status.ContainerStatuses {
-				if cs.Ready {
-					ready++
-				}
-				restarts += cs.RestartCount
-			}
-			fmt.Fprintf(tw, "%s%s\t%d/%d\t%s\t%d\t%s", nsCol(p.ObjectMeta), p.Name, ready, len(p.Spec.Containers), p.Status.Phase, restarts,
-				humanDuration(now.Sub(p.CreationTimestamp)))
-			if wide {
-				fmt.Fprintf(tw, "\t%s\t%s", firstOf(p.Status.PodIP, "<none>"), p.Status.NodeName)
-			}
-			fmt.Fprintln(tw)
-		}
-	case "deployment", "deployments", "deploy":
-		fmt.Fprintln(tw, head+"NAME\tREADY\tUP-TO-DATE\tAVAILABLE\tAGE")
-		for _, raw := range list {
-			var d api.Deployment
-			if json.Unmarshal(raw, &d) != nil {
-				continue
-			}
-			want := int32(1)
-			if d.Spec.Replicas != nil {
-				want = *d.Spec.Replicas
-			}
-			fmt.Fprintf(tw, "%s%s\t%d/%d\t%d\t%d\t%s\n", nsCol(d.ObjectMeta), d.Name, d.Status.ReadyReplicas, want, d.Status.UpdatedReplicas,
-				d.Status.AvailableReplicas, humanDuration(now.Sub(d.CreationTimestamp)))
-		}
-	default:
-		fmt.Fprintln(tw, head+"NAME\tAGE")
-		for _, raw := range list {
-			var o struct {
-				Metadata api.ObjectMeta `json:"metadata"`
-			}
-			if json.Unmarshal(raw, &o) != nil {
-				continue
-			}
-			fmt.Fprintf(tw, "%s%s\t%s\n", nsCol(o.Metadata), o.Metadata.Name, humanDuration(now.Sub(o.Metadata.CreationTimestamp)))
-		}
-	}
-	return tw.Flush()
-}
-
-// clusterEventsAction is `get events`: the cluster's event log.
-func clusterEventsAction(c *cli.Context) error {
-	cl, err := newClient(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	evs, err := cl.ClusterEvents(c.Context, 0)
-	if err != nil {
-		return err
-	}
-	if c.String("output") == "json" {
-		return writeJSON(c.App.Writer, evs)
-	}
-	now := time.Now()
-	tw := newTable(c.App.Writer)
-	fmt.Fprintln(tw, "AGE\tKIND\tOBJECT\tMESSAGE")
-	for _, e := range evs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", humanDuration(now.Sub(e.Time)), e.Kind, e.Object, e.Message)
-	}
-	return tw.Flush()
 }

@@ -125,6 +125,20 @@ func (m *Manager) Events(ctx context.Context, sinceIndex uint64) ([]api.ClusterE
 	return out, nil
 }
 
+// StateIndex returns the Raft index of the replicated state this node's
+// reads see now, with a channel closed once a later entry is applied, for
+// blocking queries; 0 and a nil channel on a standalone engine.
+func (m *Manager) StateIndex() (uint64, <-chan struct{}) {
+	m.mu.Lock()
+	fsm := m.fsm
+	m.mu.Unlock()
+	if fsm == nil {
+		return 0, nil
+	}
+	view := fsm.State()
+	return view.Index(), view.Changed()
+}
+
 // Changed returns a channel closed at the next change of the replicated
 // state or of gossip.
 func (m *Manager) Changed() <-chan struct{} {

@@ -33,6 +33,9 @@ type ClusterView interface {
 	// Raft index or a gossip change), for watchers. A watcher takes the
 	// channel before it reads the state, so no change is missed.
 	Changed() <-chan struct{}
+	// StateIndexer gives the replicated state's index, for blocking
+	// queries of the nodes and events.
+	StateIndexer
 }
 
 // ClusterSnapshot is one message of the watch stream (GET /v1/cluster/watch):
@@ -114,7 +117,12 @@ func (c *ClusterAPI) GetStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 // GetNodes serves GET /v1/cluster/nodes: a JSON array of api.ClusterNode.
+// It is a blocking query (?index=&wait=, see api.IndexHeader) that a
+// gossip change also ends, as it shows in the nodes' roles.
 func (c *ClusterAPI) GetNodes(w http.ResponseWriter, r *http.Request) {
+	if !awaitIndex(w, r, c.view, c.view.Changed, c.done) {
+		return
+	}
 	nodes, err := c.view.Nodes(r.Context())
 	if err != nil {
 		writeError(w, fmt.Errorf("cluster nodes: %w", err))
@@ -128,7 +136,11 @@ func (c *ClusterAPI) GetNodes(w http.ResponseWriter, r *http.Request) {
 
 // GetEvents serves GET /v1/cluster/events?since=N: the events with an index
 // above N (0 when absent), oldest first, as a JSON array of api.ClusterEvent.
+// It is a blocking query (?index=&wait=, see api.IndexHeader).
 func (c *ClusterAPI) GetEvents(w http.ResponseWriter, r *http.Request) {
+	if !awaitIndex(w, r, c.view, nil, c.done) {
+		return
+	}
 	var since uint64
 	if v := r.URL.Query().Get("since"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)

@@ -137,6 +137,13 @@ func (f *fakeView) Changed() <-chan struct{} {
 	return f.changed
 }
 
+// StateIndex is the applied index, with the channel change closes.
+func (f *fakeView) StateIndex() (uint64, <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.status.AppliedIndex, f.changed
+}
+
 // change applies fn as one Raft entry: a new applied index, an event, and
 // a wake-up of the watchers.
 func (f *fakeView) change(kind, object, msg string, fn func(st *api.ClusterStatus, nodes []api.ClusterNode)) {

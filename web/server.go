@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"kedge/api"
@@ -26,13 +27,24 @@ type Server struct {
 	mux     *http.ServeMux
 	// pods serves container references to cluster pods (SetPodRefs).
 	pods *podRefs
+	// closing ends the blocking queries of the workload API at shutdown
+	// (Close); http.Server.Shutdown alone would wait for them.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
-// New builds the API handler over an engine.
+// New builds the API handler over an engine. Call Close when the HTTP
+// server shuts down (http.Server.RegisterOnShutdown(s.Close)).
 func New(eng *engine.Engine, version api.Version, log *slog.Logger) *Server {
-	s := &Server{eng: eng, version: version, log: log.With("subsystem", "api"), mux: http.NewServeMux()}
+	s := &Server{eng: eng, version: version, log: log.With("subsystem", "api"), mux: http.NewServeMux(), closing: make(chan struct{})}
 	s.routes()
 	return s
+}
+
+// Close ends the waiting blocking queries (they answer with the state they
+// have); later ones answer at once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
 }
 
 // ServeHTTP implements http.Handler.

@@ -13,6 +13,8 @@ import (
 // WorkloadOps are the workload operations the API exposes: apply, get,
 // delete and scale. cluster.Manager implements it.
 type WorkloadOps interface {
+	// StateIndexer makes the object reads blocking queries.
+	StateIndexer
 	ApplyObjects(ctx context.Context, objs []api.Object) ([]api.ApplyResult, error)
 	GetObjects(ctx context.Context, kind, namespace, name string) ([]json.RawMessage, error)
 	DeleteObject(ctx context.Context, kind, namespace, name string) error
@@ -26,7 +28,8 @@ type WorkloadOps interface {
 
 // EnableWorkloads adds the workload API: POST /v1/objects (a manifest file,
 // YAML or JSON, several documents), GET /v1/objects/{kind} (?namespace=,
-// ?name=), DELETE /v1/objects/{kind}/{namespace}/{name} and POST
+// ?name=; a blocking query with ?index=&wait=, see api.IndexHeader), DELETE
+// /v1/objects/{kind}/{namespace}/{name} and POST
 // /v1/objects/deployment/{namespace}/{name}/scale?replicas=N.
 func (s *Server) EnableWorkloads(ops WorkloadOps) {
 	p := api.APIPrefix + "/objects"
@@ -49,6 +52,9 @@ func (s *Server) EnableWorkloads(ops WorkloadOps) {
 		writeJSON(w, http.StatusOK, out)
 	})
 	s.mux.HandleFunc("GET "+p+"/{kind}", func(w http.ResponseWriter, r *http.Request) {
+		if !awaitIndex(w, r, ops, nil, s.closing) {
+			return
+		}
 		q := r.URL.Query()
 		out, err := ops.GetObjects(r.Context(), r.PathValue("kind"), q.Get("namespace"), q.Get("name"))
 		if err != nil {
