@@ -241,7 +241,7 @@ func leaveProgress(c *cli.Context, cl *api.Client) (stop func()) {
 			select {
 			case <-done:
 				return
-			case <-t.C: // polling: the pod list has no watch in the client
+			case <-t.C: // a once-a-second progress line is all it needs
 				report()
 			}
 		}

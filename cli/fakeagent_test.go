@@ -196,6 +196,14 @@ func (fa *fakeAgent) routes() http.Handler {
 		fa.record(r)
 		w.WriteHeader(204)
 	})
+	mux.HandleFunc("POST /v1/cluster/nodes/{node}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		fa.record(r)
+		if r.PathValue("action") == "drain" && r.PathValue("node") == "stuck" {
+			<-r.Context().Done() // a pod that cannot go elsewhere: the drain waits until the client gives up
+			return
+		}
+		w.WriteHeader(204)
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fa.record(r)
 		writeJSONResp(w, 404, api.Error{Message: "no such endpoint " + r.URL.Path})

@@ -4,6 +4,8 @@ package cli
 // (get KIND: get.go).
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -49,9 +51,26 @@ func workloadCommands() []*cli.Command {
 }
 
 func nodeActionCommand(action, usage string) *cli.Command {
-	return &cli.Command{Name: action, Usage: usage, ArgsUsage: "NODE [NODE...]", Action: func(c *cli.Context) error {
-		return eachArg(c, func(cl *api.Client, node string) error { return cl.NodeAction(c.Context, node, action) })
+	cmd := &cli.Command{Name: action, Usage: usage, ArgsUsage: "NODE [NODE...]", Action: func(c *cli.Context) error {
+		return eachArg(c, func(cl *api.Client, node string) error {
+			ctx := c.Context
+			if d := c.Duration("timeout"); action == "drain" && d > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, d)
+				defer cancel()
+			}
+			err := cl.NodeAction(ctx, node, action)
+			if err != nil && action == "drain" && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("drain: its pods were not all replaced elsewhere within %s; the node stays cordoned (kedge uncordon %s undoes it)", c.Duration("timeout"), node)
+			}
+			return err
+		})
 	}}
+	if action == "drain" {
+		// As kubectl drain's: 0 waits as long as it takes.
+		cmd.Flags = []cli.Flag{&cli.DurationFlag{Name: "timeout", Usage: "give up after this long (0: wait until the node's pods run elsewhere)"}}
+	}
+	return cmd
 }
 
 // readManifests reads -f arguments: files, directories (their .yaml, .yml
