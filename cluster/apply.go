@@ -275,6 +275,48 @@ func (m *Manager) ConsistentRead(ctx context.Context) error {
 	return nil
 }
 
+// freshState returns this node's state once it holds every write the
+// cluster acknowledged before the call (see ConsistentRead). A write that
+// is decided on a read (apply's "unchanged", scale's read-modify-write, an
+// undo's history) reads it so: a follower's state lags the leader's by a
+// heartbeat, a minority's by the whole partition, and a decision on it
+// would answer from, or write back, a state that is no longer the cluster's.
+//
+// As apply does, it waits out an election or a leader it cannot reach for
+// up to 10 s (each attempt bounded, so that an unreachable leader does not
+// hold the caller), then fails with api.ErrConflict.
+func (m *Manager) freshState(ctx context.Context) (*state.View, error) {
+	if _, _, _, err := m.member(); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		// Any failure is worth another try: the read changes nothing.
+		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := m.ConsistentRead(actx)
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("no cluster leader answered a read of the state (is a quorum of voters up? see kedge status): %v: %w", err, api.ErrConflict)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond): // an election takes a moment: no event here tells its end
+		}
+	}
+	_, _, fsm, err := m.member()
+	if err != nil {
+		return nil, err
+	}
+	return fsm.State(), nil
+}
+
 // HandleReadIndex is the leader's end of ConsistentRead (node callers only).
 func (m *Manager) HandleReadIndex(w http.ResponseWriter, r *http.Request, _ string) {
 	_, rn, _, err := m.member()

@@ -52,8 +52,7 @@ func specHash(obj api.Object) (string, []byte, error) {
 // ApplyObjects creates or updates objects (Namespaces first), after
 // defaulting and validating all of them: one invalid object applies none.
 func (m *Manager) ApplyObjects(ctx context.Context, objs []api.Object) ([]api.ApplyResult, error) {
-	_, _, fsm, err := m.member()
-	if err != nil {
+	if _, _, _, err := m.member(); err != nil {
 		return nil, err
 	}
 	var problems []string
@@ -70,7 +69,12 @@ func (m *Manager) ApplyObjects(ctx context.Context, objs []api.Object) ([]api.Ap
 	sort.SliceStable(objs, func(i, j int) bool {
 		return objs[i].GetKind() == api.KindNamespace && objs[j].GetKind() != api.KindNamespace
 	})
-	view := fsm.State()
+	// What is unchanged, created or configured, and the quotas, are
+	// decided on the cluster's state, not on a lagging copy of it.
+	view, err := m.freshState(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("apply: %w", err)
+	}
 	pending := map[string]api.Object{}
 	for _, o := range objs {
 		meta := o.GetObjectMeta()
@@ -115,7 +119,7 @@ func (m *Manager) ApplyObjects(ctx context.Context, objs []api.Object) ([]api.Ap
 			return out, fmt.Errorf("%s %s: %w", kind, meta.Name, err)
 		}
 		if d, ok := o.(*api.Deployment); ok {
-			if err := m.recordRevision(ctx, fsm.State(), d); err != nil {
+			if err := m.recordRevision(ctx, view, d); err != nil {
 				m.log.Warn("record the deployment's revision", "deployment", meta.Name, "err", err)
 			}
 		}
@@ -144,8 +148,12 @@ func (m *Manager) DeleteObject(ctx context.Context, kind, namespace, name string
 		return fmt.Errorf("%s %s: %w", kind, name, err)
 	}
 	if kind == api.KindDeployment { // its history goes with it
-		_, _, fsm, _ := m.member()
-		for _, r := range history(fsm.State(), namespace, name) {
+		view, err := m.freshState(ctx)
+		if err != nil { // the delete is done: its answer stands
+			m.log.Warn("the deleted deployment's history stays", "deployment", name, "err", err)
+			return nil
+		}
+		for _, r := range history(view, namespace, name) {
 			key := revisionPrefix(namespace, name) + strconv.Itoa(r.Number)
 			if cmd, err := state.DeleteObject(key, time.Now().UTC()); err == nil {
 				_, _ = m.apply(ctx, cmd)
@@ -157,8 +165,7 @@ func (m *Manager) DeleteObject(ctx context.Context, kind, namespace, name string
 
 // Scale sets a Deployment's replicas.
 func (m *Manager) Scale(ctx context.Context, namespace, name string, replicas int32) error {
-	_, _, fsm, err := m.member()
-	if err != nil {
+	if _, _, _, err := m.member(); err != nil {
 		return err
 	}
 	if replicas < 0 {
@@ -167,7 +174,13 @@ func (m *Manager) Scale(ctx context.Context, namespace, name string, replicas in
 	if namespace == "" {
 		namespace = api.DefaultNamespace
 	}
-	o, ok := fsm.State().Object(objectKey(api.KindDeployment, namespace, name))
+	// The manifest written back is the cluster's, not a lagging copy (which
+	// could bring back a deleted Deployment or an older template).
+	view, err := m.freshState(ctx)
+	if err != nil {
+		return fmt.Errorf("scale deployment %s/%s: %w", namespace, name, err)
+	}
+	o, ok := view.Object(objectKey(api.KindDeployment, namespace, name))
 	if !ok {
 		return fmt.Errorf("deployment %s/%s: %w", namespace, name, api.ErrNotFound)
 	}
@@ -332,11 +345,12 @@ func nodeByRef(view *state.View, ref string) (state.Node, error) {
 // Cordon marks a node unschedulable (or schedulable again): new pods go
 // elsewhere; the ones it runs stay.
 func (m *Manager) Cordon(ctx context.Context, ref string, cordoned bool) error {
-	_, _, fsm, err := m.member()
+	// A lagging copy of the state could miss the node's drain mark.
+	view, err := m.freshState(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("cordon %s: %w", ref, err)
 	}
-	n, err := nodeByRef(fsm.State(), ref)
+	n, err := nodeByRef(view, ref)
 	if err != nil {
 		return err
 	}
@@ -347,7 +361,7 @@ func (m *Manager) Cordon(ctx context.Context, ref string, cordoned bool) error {
 	if _, err = m.apply(ctx, cmd); err != nil {
 		return err
 	}
-	if _, draining := fsm.State().Object(drainKey(n.ID)); !cordoned && draining {
+	if _, draining := view.Object(drainKey(n.ID)); !cordoned && draining {
 		if cmd, err := state.DeleteObject(drainKey(n.ID), time.Now().UTC()); err == nil {
 			_, err = m.apply(ctx, cmd)
 			return err

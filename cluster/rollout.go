@@ -92,7 +92,11 @@ func (m *Manager) recordRevision(ctx context.Context, view *state.View, d *api.D
 
 // RolloutHistory lists a Deployment's revisions, oldest first.
 func (m *Manager) RolloutHistory(ctx context.Context, namespace, name string) ([]api.Revision, error) {
-	d, view, err := m.deployment(namespace, name)
+	_, _, fsm, err := m.member()
+	if err != nil {
+		return nil, err
+	}
+	d, view, err := deploymentIn(fsm.State(), namespace, name) // a read: the local state serves it, also cut off
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +114,7 @@ func (m *Manager) RolloutHistory(ctx context.Context, namespace, name string) ([
 
 // RolloutUndo goes back to a revision (0: the one before the current).
 func (m *Manager) RolloutUndo(ctx context.Context, namespace, name string, to int) error {
-	d, view, err := m.deployment(namespace, name)
+	d, view, err := m.deployment(ctx, namespace, name)
 	if err != nil {
 		return err
 	}
@@ -135,7 +139,7 @@ func (m *Manager) RolloutUndo(ctx context.Context, namespace, name string, to in
 // RolloutRestart replaces every pod of a Deployment, rolling, as kubectl
 // does: a new annotation on the template.
 func (m *Manager) RolloutRestart(ctx context.Context, namespace, name string) error {
-	d, _, err := m.deployment(namespace, name)
+	d, _, err := m.deployment(ctx, namespace, name)
 	if err != nil {
 		return err
 	}
@@ -147,15 +151,21 @@ func (m *Manager) RolloutRestart(ctx context.Context, namespace, name string) er
 	return err
 }
 
-func (m *Manager) deployment(namespace, name string) (*api.Deployment, *state.View, error) {
-	_, _, fsm, err := m.member()
+// deployment reads a Deployment from the cluster's state (see freshState),
+// for undo and restart, which write it back.
+func (m *Manager) deployment(ctx context.Context, namespace, name string) (*api.Deployment, *state.View, error) {
+	view, err := m.freshState(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("deployment %s/%s: %w", namespace, name, err)
 	}
+	return deploymentIn(view, namespace, name)
+}
+
+// deploymentIn reads a Deployment from view.
+func deploymentIn(view *state.View, namespace, name string) (*api.Deployment, *state.View, error) {
 	if namespace == "" {
 		namespace = api.DefaultNamespace
 	}
-	view := fsm.State()
 	o, ok := view.Object(objectKey(api.KindDeployment, namespace, name))
 	if !ok {
 		return nil, nil, fmt.Errorf("deployment %s/%s: %w", namespace, name, api.ErrNotFound)
