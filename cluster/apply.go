@@ -31,6 +31,9 @@ type applyAnswer struct {
 	// Kind maps the error back to an API sentinel: not_found, conflict,
 	// invalid, unauthorized.
 	Kind string `json:"kind,omitempty"`
+	// StateIndex, in a read-index answer, is the index of the last command
+	// the leader's state holds (0 from leaders older than it).
+	StateIndex uint64 `json:"state_index,omitempty"`
 }
 
 // apply replicates cmd through the leader: locally when this node leads,
@@ -258,16 +261,30 @@ func (m *Manager) ConsistentRead(ctx context.Context) error {
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&ans); err != nil || resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("consistent read: the leader answered %s: %w", resp.Status, api.ErrConflict)
 	}
-	// Raft's applied index counts every entry (the barrier's no-op too);
-	// the state's only commands, so wait on Raft's.
-	deadline := time.Now().Add(10 * time.Second)
-	for rn.Stats().AppliedIndex < ans.Index {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("consistent read: this node did not reach the leader's index %d: %w", ans.Index, api.ErrConflict)
+	// The state's index, not Raft's: Raft counts an entry applied once it
+	// has handed it to the state machine, which applies it on its own
+	// goroutine, later (much later while a restarted node replays its log);
+	// a read in between would miss what the leader acknowledged. The
+	// leader's state index is that of a command (Raft's also counts
+	// no-ops, such as the barrier's, which the state never sees).
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if ans.StateIndex > 0 {
+		if _, err := fsm.WaitIndex(wctx, ans.StateIndex); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("consistent read: this node's state did not reach the leader's index %d: %w", ans.StateIndex, api.ErrConflict)
 		}
+		return nil
+	}
+	// A leader older than StateIndex: Raft's index is all there is.
+	for rn.Stats().AppliedIndex < ans.Index {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-wctx.Done():
+			return fmt.Errorf("consistent read: this node did not reach the leader's index %d: %w", ans.Index, api.ErrConflict)
 		case <-fsm.State().Changed():
 		case <-time.After(2 * time.Millisecond):
 		}
@@ -319,7 +336,7 @@ func (m *Manager) freshState(ctx context.Context) (*state.View, error) {
 
 // HandleReadIndex is the leader's end of ConsistentRead (node callers only).
 func (m *Manager) HandleReadIndex(w http.ResponseWriter, r *http.Request, _ string) {
-	_, rn, _, err := m.member()
+	_, rn, fsm, err := m.member()
 	if err != nil {
 		writeAPIError(w, err)
 		return
@@ -328,5 +345,6 @@ func (m *Manager) HandleReadIndex(w http.ResponseWriter, r *http.Request, _ stri
 		writeJSON(w, http.StatusMisdirectedRequest, applyAnswer{Error: err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, applyAnswer{Index: rn.Stats().AppliedIndex})
+	// After the barrier the state has applied every entry before it.
+	writeJSON(w, http.StatusOK, applyAnswer{Index: rn.Stats().AppliedIndex, StateIndex: fsm.State().Index()})
 }
