@@ -325,7 +325,7 @@ func (h *Host) Kill9() error {
 		return err
 	}
 	if !p.waitGone(killTimeout) {
-		return fmt.Errorf("kill -9 the agent on %s: pid %d still alive after %s", h.Name, p.ref.pid, killTimeout)
+		return fmt.Errorf("kill -9 the agent on %s: pid %d still alive after %s (%s)", h.Name, p.ref.pid, killTimeout, threadsOf(p.ref.pid))
 	}
 	return nil
 }
@@ -345,7 +345,7 @@ func (h *Host) Crash() error {
 	h.mu.Unlock()
 	err := killProcs("the processes of "+h.Name, func() []procRef { return h.hostProcs(false) }, h.thawCgroups)
 	if p != nil && !p.waitGone(killTimeout) {
-		err = errors.Join(err, fmt.Errorf("crash %s: agent pid %d not reaped", h.Name, p.ref.pid))
+		err = errors.Join(err, fmt.Errorf("crash %s: agent pid %d not reaped after %s (%s)", h.Name, p.ref.pid, killTimeout, threadsOf(p.ref.pid)))
 	}
 	return err
 }

@@ -67,6 +67,33 @@ func (p procRef) state() byte {
 
 func (p procRef) alive() bool { return p.state() != 0 }
 
+// threadsOf describes what is left of a process that does not go away: how
+// many threads, and each one that is not asleep or a zombie (id, state
+// letter, the kernel function it waits in). A killed process is reaped
+// only once all its threads have exited, and one in uninterruptible sleep
+// (D) holds it up.
+func threadsOf(pid int) string {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return "no threads left"
+	}
+	var busy []string
+	for _, e := range ents {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, _, err := procStat(tid)
+		if err != nil || st == 'S' || st == 'Z' {
+			continue
+		}
+		wchan, _ := os.ReadFile(dir + "/" + e.Name() + "/wchan")
+		busy = append(busy, fmt.Sprintf("%d %c %s", tid, st, wchan))
+	}
+	return fmt.Sprintf("%d threads left; not asleep: [%s]", len(ents), strings.Join(busy, ", "))
+}
+
 // refOf returns the procRef of a running pid.
 func refOf(pid int) (procRef, error) {
 	_, start, err := procStat(pid)
