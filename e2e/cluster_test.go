@@ -54,14 +54,23 @@ func startLabCluster(t *testing.T, hosts int) *labCluster {
 
 func (c *labCluster) start(h *lab.Host) {
 	c.t.Helper()
+	if err := startHost(h); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// startHost starts h's agent as the cluster tests run it and waits until
+// its API answers; unlike start it may be called from any goroutine.
+func startHost(h *lab.Host) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := h.Start(ctx, "--advertise", h.IP.String(), "--stabilization-time", "1s"); err != nil {
-		c.t.Fatal(err)
+		return fmt.Errorf("start %s: %w", h.Name, err)
 	}
 	if err := h.WaitReady(ctx); err != nil {
-		c.t.Fatal(err)
+		return fmt.Errorf("start %s: %w", h.Name, err)
 	}
+	return nil
 }
 
 func (c *labCluster) client(h *lab.Host) *api.Client {
