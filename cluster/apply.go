@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -100,20 +101,33 @@ func (m *Manager) forwardApply(ctx context.Context, leaderID string, cmd []byte)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("forward to the leader at %s: %v: %w", addr, err, errLeaderUnreachable)
+		// Sending it again is safe only when it never left: once the
+		// leader may have it, a second copy could apply twice (a delete
+		// answered "not found" after the first one deleted).
+		if neverSent(err) {
+			return 0, fmt.Errorf("forward to the leader at %s: %v: %w", addr, err, errLeaderUnreachable)
+		}
+		return 0, fmt.Errorf("forward to the leader at %s: no answer, the change may or may not have been made: %v: %w", addr, err, api.ErrConflict)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusMisdirectedRequest { // refused before Raft had it
+		return 0, fmt.Errorf("%s is no longer the leader: %w", addr, errLeaderUnreachable)
+	}
 	var ans applyAnswer
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&ans); err != nil {
-		return 0, fmt.Errorf("forward to the leader at %s: %s: %w", addr, resp.Status, errLeaderUnreachable)
-	}
-	if resp.StatusCode == http.StatusMisdirectedRequest {
-		return 0, fmt.Errorf("%s is no longer the leader: %w", addr, errLeaderUnreachable)
+		return 0, fmt.Errorf("forward to the leader at %s: %s, an unreadable answer: the change may or may not have been made: %w", addr, resp.Status, api.ErrConflict)
 	}
 	if ans.Error != "" {
 		return ans.Index, kindErr(ans.Kind, ans.Error)
 	}
 	return ans.Index, nil
+}
+
+// neverSent reports whether a request failed before it could reach the
+// server: no connection could be made.
+func neverSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // apiAddrOf finds a node's API address: from gossip, else the state.
