@@ -102,7 +102,7 @@ func TestLabChaos(t *testing.T) {
 	writers := make([]*chaosWriter, len(chaosNames()))
 	for i, name := range chaosNames() {
 		w := &chaosWriter{name: name, hosts: c.lab.Hosts, clients: clients, rng: rand.New(rand.NewPCG(seed, uint64(10+i))),
-			begin: f.begin, acked: chaosGone, maybe: map[int]bool{}, ops: map[string]int{}}
+			begin: f.begin, acked: chaosGone, ops: map[string]int{}}
 		writers[i] = w
 		wg.Go(func() { w.run(runCtx) })
 	}
@@ -114,7 +114,7 @@ func TestLabChaos(t *testing.T) {
 	ops := map[string]int{}
 	var violations []string
 	for _, w := range writers {
-		m.acked[w.name], m.maybe[w.name] = w.acked, w.maybe
+		m.acked[w.name], m.maybe[w.name] = w.acked, w.maybe()
 		for k, v := range w.ops {
 			ops[k] += v
 		}
@@ -151,7 +151,7 @@ type chaosModel struct {
 	// or never created).
 	acked map[string]int
 	// maybe[name] holds values whose write failed without a definite
-	// answer after the last acknowledged one: each may have applied.
+	// answer and may have applied after the last acknowledged one.
 	maybe map[string]map[int]bool
 }
 
@@ -177,10 +177,11 @@ type chaosWriter struct {
 	rng     *rand.Rand
 	begin   time.Time // when the chaos began
 	// acked is the replicas last acknowledged (chaosGone: deleted, or
-	// never created); maybe holds values whose write failed without a
-	// definite answer after it: each may have applied.
-	acked int
-	maybe map[int]bool
+	// never created); unanswered are the writes that failed without a
+	// definite answer and may still apply: each may have applied, also
+	// after writes acknowledged later (see chaosLateWrite).
+	acked      int
+	unanswered []chaosUnanswered
 	// ops counts the writes by kind and outcome; violations are answers
 	// that contradict the acknowledged writes before them; recent are the
 	// last writes, for a violation's message.
@@ -212,8 +213,8 @@ func (w *chaosWriter) write(h *lab.Host) {
 	cl := w.clients[h]
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	// definite: no write since the last acknowledged one may have applied.
-	definite := len(w.maybe) == 0
+	// definite: no unanswered write may apply.
+	definite := len(w.unanswered) == 0
 	var op string
 	var value int
 	var err error
@@ -259,12 +260,13 @@ func (w *chaosWriter) write(h *lab.Host) {
 	case err == nil:
 		w.ops[op]++
 		w.acked = value
-		clear(w.maybe)
+		// Only unanswered writes recent enough may still apply after it.
+		w.unanswered = slices.DeleteFunc(w.unanswered, func(u chaosUnanswered) bool { return time.Since(u.at) > chaosLateWrite })
 	case errors.Is(err, api.ErrNotFound): // a definite answer: nothing changed
 		w.ops[op+" (not found)"]++
 	default:
 		w.ops[op+" (failed)"]++
-		w.maybe[value] = true
+		w.unanswered = append(w.unanswered, chaosUnanswered{value: value, at: time.Now()})
 	}
 }
 
@@ -272,6 +274,29 @@ func (w *chaosWriter) write(h *lab.Host) {
 func (w *chaosWriter) violatef(format string, args ...any) {
 	w.violations = append(w.violations, fmt.Sprintf("%.1fs: ", time.Since(w.begin).Seconds())+fmt.Sprintf(format, args...)+
 		"; the writes before:\n\t"+strings.Join(w.recent, "\n\t"))
+}
+
+// chaosUnanswered is a write that failed without a definite answer: the
+// value it wrote and when its answer came.
+type chaosUnanswered struct {
+	value int
+	at    time.Time
+}
+
+// chaosLateWrite bounds how long after its failed answer a write may still
+// apply. A forwarded command held up by a partition (up to 15 s here)
+// reaches the leader when it heals, after the forwarding node has given
+// up, and applies after writes acknowledged in between: a client cannot
+// tell, and must take it as may-have-applied until then.
+const chaosLateWrite = 20 * time.Second
+
+// maybe is the set of values the unanswered writes may have left.
+func (w *chaosWriter) maybe() map[int]bool {
+	out := map[int]bool{}
+	for _, u := range w.unanswered {
+		out[u.value] = true
+	}
+	return out
 }
 
 // chaosFaults injects faults into a lab cluster one at a time, each for a
