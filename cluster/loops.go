@@ -27,23 +27,43 @@ const reconcileInterval = 250 * time.Millisecond
 func (m *Manager) leaderLoop(ctx context.Context) {
 	t := time.NewTicker(reconcileInterval)
 	defer t.Stop()
+	dead := map[string]time.Time{} // members gossip reports dead, since when (this loop's own)
+	recheck := time.NewTimer(time.Hour)
+	defer recheck.Stop()
 	for {
 		m.chMu.Lock()
 		changed := m.changed
 		m.chMu.Unlock()
 		if rn := m.raftNode(); rn != nil && rn.IsLeader() {
-			if err := m.reconcileNodes(ctx); err != nil && ctx.Err() == nil {
+			next, err := m.reconcileNodes(ctx, dead)
+			if err != nil && ctx.Err() == nil {
 				m.log.Debug("reconcile nodes", "err", err)
 			}
+			if !next.IsZero() {
+				recheck.Reset(time.Until(next))
+			}
 			m.fetchCAKey(ctx)
+		} else {
+			clear(dead)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-changed:
 		case <-t.C:
+		case <-recheck.C:
 		}
 	}
+}
+
+// downGrace is how long gossip must report a member dead before the leader
+// records its node down. A partition that heals makes the members that were
+// cut off spread what they believed, "every other node is dead"; each
+// wrongly declared member refutes it at once, but the others hold it dead
+// for a gossip round or two, and a leader that recorded that would replace
+// a healthy node's pods. Four gossip intervals let the refutation arrive.
+func (m *Manager) downGrace() time.Duration {
+	return 4 * m.cfg.gossipProfile().Timing().GossipInterval
 }
 
 // nodeStateOf maps gossip liveness to the recorded node state.
@@ -59,13 +79,23 @@ func nodeStateOf(s gossip.State) state.NodeState {
 	return state.NodeReady
 }
 
-func (m *Manager) reconcileNodes(ctx context.Context) error {
+// reconcileNodes records gossip's view of the members as node states (a
+// death once it outlasted downGrace; dead holds when each member was first
+// seen dead) and Raft's as voter flags. It returns when to look again for
+// a death still within its grace (zero if none).
+func (m *Manager) reconcileNodes(ctx context.Context, dead map[string]time.Time) (next time.Time, err error) {
 	m.mu.Lock()
 	g, fsm, rn := m.gossip, m.fsm, m.raft
 	m.mu.Unlock()
 	view := fsm.State()
 	now := time.Now().UTC()
+	grace := m.downGrace()
+	seen := map[string]bool{}
 	for _, mem := range g.Members() {
+		seen[mem.ID] = true
+		if mem.State != gossip.StateDead {
+			delete(dead, mem.ID)
+		}
 		n, ok := view.Node(mem.ID)
 		if !ok {
 			continue // recorded by its join
@@ -74,13 +104,26 @@ func (m *Manager) reconcileNodes(ctx context.Context) error {
 		if n.State == state.NodeLeft && want != state.NodeReady {
 			continue // it left on purpose; gossip's later view adds nothing
 		}
+		if want == state.NodeDown && n.State != state.NodeDown {
+			since, ok := dead[mem.ID]
+			if !ok {
+				since = now
+				dead[mem.ID] = since
+			}
+			if wait := since.Add(grace); now.Before(wait) {
+				if next.IsZero() || wait.Before(next) {
+					next = wait
+				}
+				continue
+			}
+		}
 		if n.State != want {
 			cmd, err := state.SetNodeState(n.ID, want, now)
 			if err == nil {
 				_, err = m.apply(ctx, cmd)
 			}
 			if err != nil {
-				return fmt.Errorf("record node %s %s: %w", n.Name, want, err)
+				return next, fmt.Errorf("record node %s %s: %w", n.Name, want, err)
 			}
 		}
 		// A node that came back with another address, labels or version.
@@ -91,14 +134,19 @@ func (m *Manager) reconcileNodes(ctx context.Context) error {
 				// A tainted node's record waits for the upgrade of the
 				// nodes too old for it (see levels.go); the others go on.
 				if _, err := m.apply(ctx, cmd); err != nil && !errors.Is(err, state.ErrNeedsLevel) {
-					return err
+					return next, err
 				}
 			}
 		}
 	}
+	for id := range dead {
+		if !seen[id] {
+			delete(dead, id)
+		}
+	}
 	servers, err := rn.Servers()
 	if err != nil {
-		return err
+		return next, err
 	}
 	voter := map[string]bool{}
 	for _, s := range servers {
@@ -106,7 +154,7 @@ func (m *Manager) reconcileNodes(ctx context.Context) error {
 		// A node that came back with a new address: Raft learns it too.
 		if mem, ok := g.Member(s.ID); ok && !s.Leader && mem.State == gossip.StateAlive && mem.Meta.RaftAddr != "" && mem.Meta.RaftAddr != s.Addr {
 			if err := rn.AddNonvoter(ctx, s.ID, mem.Meta.RaftAddr); err != nil {
-				return fmt.Errorf("move raft server %s to %s: %w", s.ID, mem.Meta.RaftAddr, err)
+				return next, fmt.Errorf("move raft server %s to %s: %w", s.ID, mem.Meta.RaftAddr, err)
 			}
 			m.log.Info("node moved to a new address", "node", s.ID, "raft", mem.Meta.RaftAddr)
 		}
@@ -119,7 +167,7 @@ func (m *Manager) reconcileNodes(ctx context.Context) error {
 		}
 		if n, ok := view.Node(mem.ID); ok && n.State != state.NodeLeft {
 			if err := rn.AddNonvoter(ctx, mem.ID, mem.Meta.RaftAddr); err != nil {
-				return fmt.Errorf("add returning node %s to raft: %w", n.Name, err)
+				return next, fmt.Errorf("add returning node %s to raft: %w", n.Name, err)
 			}
 			m.log.Info("a removed node is back: added to raft again", "node", n.Name)
 		}
@@ -128,12 +176,12 @@ func (m *Manager) reconcileNodes(ctx context.Context) error {
 		if n.Voter != voter[n.ID] {
 			if cmd, err := state.SetNodeVoter(n.ID, voter[n.ID]); err == nil {
 				if _, err := m.apply(ctx, cmd); err != nil {
-					return err
+					return next, err
 				}
 			}
 		}
 	}
-	return nil
+	return next, nil
 }
 
 // memberLoop keeps the peers to rejoin through up to date, and rejoins

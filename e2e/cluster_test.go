@@ -394,3 +394,51 @@ func TestLabFiveVotersSurviveTwoLosses(t *testing.T) {
 		})
 	}
 }
+
+// A host cut off long enough for everyone to hold everyone else dead, then
+// healed: only that host is ever recorded down. (Healing makes it spread
+// its belief that the others are dead; they refute it at once, and the
+// leader waits a grace before recording a death, so their pods stay.)
+func TestLabHealedCutMarksNoHealthyNodeDown(t *testing.T) {
+	c := startLabCluster(t, 3)
+	lead := c.leader()
+	var cut *lab.Host
+	for _, h := range c.lab.Hosts {
+		if h != lead {
+			cut = h
+		}
+	}
+	for round := 1; round <= 4; round++ {
+		if err := cut.Cut(); err != nil {
+			t.Fatal(err)
+		}
+		c.waitView(lead, cut.Name+" recorded down", func(_ *api.ClusterStatus, nodes []api.ClusterNode) bool {
+			for _, n := range nodes {
+				if n.Name == cut.Name {
+					return n.State == api.NodeDown
+				}
+			}
+			return false
+		})
+		// The cut host's own detector needs as long to give the others up.
+		c.waitView(cut, "the others unreachable from "+cut.Name, func(st *api.ClusterStatus, _ []api.ClusterNode) bool {
+			return st.LeaderID == ""
+		})
+		// And its gossip declares them dead a little later (the suspicion
+		// timeout): the cut's length is the test's input, not a wait.
+		time.Sleep(2 * time.Second)
+		if err := cut.Heal(); err != nil {
+			t.Fatal(err)
+		}
+		c.waitView(lead, "all ready after healing", func(_ *api.ClusterStatus, nodes []api.ClusterNode) bool { return allReady(nodes) })
+	}
+	evs, err := c.client(lead).ClusterEvents(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if strings.HasSuffix(e.Message, "-> down") && !strings.HasPrefix(e.Message, "node "+cut.Name+":") {
+			t.Errorf("a healthy node was recorded down: %s %s", e.Time.Format(time.RFC3339Nano), e.Message)
+		}
+	}
+}
