@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -22,12 +23,13 @@ func main() {
 	image := flag.String("image", "", "a docker-save archive of busybox:bench (required)")
 	trials := flag.Int("trials", 10, "trials per figure")
 	applyOnly := flag.Bool("apply-only", false, "measure only the apply figure (to study it)")
+	keepLogs := flag.String("keep-logs", "", "a directory that receives the agents' logs when a trial fails")
 	flag.Parse()
 	if *binary == "" || *image == "" {
 		fmt.Fprintln(os.Stderr, "orchbench: --binary and --image are required")
 		os.Exit(2)
 	}
-	if err := run(*binary, *image, *trials, *applyOnly); err != nil {
+	if err := run(*binary, *image, *trials, *applyOnly, *keepLogs); err != nil {
 		fmt.Fprintln(os.Stderr, "orchbench:", err)
 		os.Exit(1)
 	}
@@ -55,7 +57,7 @@ spec:
 `, name, replicas, name, name, sel)
 }
 
-func run(binary, image string, trials int, applyOnly bool) error {
+func run(binary, image string, trials int, applyOnly bool, keepLogs string) (err error) {
 	ctx := context.Background()
 	archive, err := os.ReadFile(image)
 	if err != nil {
@@ -66,6 +68,11 @@ func run(binary, image string, trials int, applyOnly bool) error {
 		return err
 	}
 	defer l.Close()
+	defer func() { // runs before Close: the logs go with the lab
+		if err != nil && keepLogs != "" {
+			saveLogs(ctx, l, keepLogs)
+		}
+	}()
 	var clients []*api.Client
 	for _, h := range l.Hosts {
 		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
@@ -129,6 +136,32 @@ func run(binary, image string, trials int, applyOnly bool) error {
 	fmt.Printf("%-62s %6.0f ms  (target < 3 s; Nomad ~15 s, Swarm ~15 s quoted: ratio %.2f)\n",
 		"host killed (agent and containers) until replicas ready elsewhere:", ms(median(kill)), ms(median(kill))/15000)
 	return nil
+}
+
+// saveLogs copies every host's agent log into dir, for a failed trial,
+// with each live host's view of the nodes, pods and events.
+func saveLogs(ctx context.Context, l *lab.Lab, dir string) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "keep logs:", err)
+		return
+	}
+	for _, h := range l.Hosts {
+		if b, err := os.ReadFile(h.LogPath); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, h.Name+".log"), b, 0o644)
+		}
+		cl, err := h.Client()
+		if err != nil {
+			continue
+		}
+		vctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		nodes, _ := cl.ClusterNodes(vctx)
+		pods, _ := cl.GetObjects(vctx, "pods", "", "")
+		events, _ := cl.ClusterEvents(vctx, 0)
+		cancel()
+		view, _ := json.MarshalIndent(map[string]any{"nodes": nodes, "pods": pods, "events": events}, "", "  ")
+		_ = os.WriteFile(filepath.Join(dir, h.Name+"-view.json"), view, 0o644)
+	}
+	fmt.Fprintln(os.Stderr, "agent logs kept in", dir)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
