@@ -138,6 +138,31 @@ func run(binary, image string, trials int, applyOnly bool, keepLogs string) (err
 	return nil
 }
 
+// waitSettled waits until every node has been ready for stable.
+func waitSettled(ctx context.Context, cl *api.Client, stable time.Duration) error {
+	deadline := time.Now().Add(60 * time.Second)
+	var since time.Time
+	for {
+		nodes, err := cl.ClusterNodes(ctx)
+		ok := err == nil && len(nodes) == 3
+		for _, n := range nodes {
+			ok = ok && n.State == api.NodeReady
+		}
+		switch {
+		case !ok:
+			since = time.Time{}
+		case since.IsZero():
+			since = time.Now()
+		case time.Since(since) >= stable:
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the nodes were not all ready for %v within a minute", stable)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // saveLogs copies every host's agent log into dir, for a failed trial,
 // with each live host's view of the nodes, pods and events.
 func saveLogs(ctx context.Context, l *lab.Lab, dir string) {
@@ -295,6 +320,13 @@ func waitGone(ctx context.Context, cl *api.Client, name string, hosts ...*api.Cl
 // h1 and h2; then it heals or restarts h3 and cleans up.
 func hostFailure(ctx context.Context, l *lab.Lab, clients []*api.Client, name, mode string) (time.Duration, error) {
 	cl := clients[0]
+	// Healing the last trial's cut spreads the cut host's old suspicions:
+	// another host can be suspect for a moment, and a Deployment placed
+	// then would leave it out (and stay so: nothing rebalances). The trial
+	// starts from a cluster all ready for a second.
+	if err := waitSettled(ctx, cl, time.Second); err != nil {
+		return 0, err
+	}
 	if _, err := cl.ApplyManifests(ctx, []byte(deployment(name, 3, "")), name); err != nil {
 		return 0, err
 	}
