@@ -34,6 +34,7 @@ type delegate struct {
 	leaving bool                 // the local node is leaving
 	members map[string]Member    // by node ID
 	intents map[string]time.Time // node ID -> when we heard it is about to leave
+	acked   map[string]time.Time // node ID -> when our last probe of it was answered
 }
 
 // leaveIntentWindow is how long a peer's "about to leave" announcement turns
@@ -202,6 +203,7 @@ func (d *delegate) pruneLocked(now time.Time) {
 	for id, m := range d.members {
 		if (m.State == StateDead || m.State == StateLeft) && now.Sub(m.Since) > d.retention {
 			delete(d.members, id)
+			delete(d.acked, id)
 		}
 	}
 }

@@ -17,6 +17,13 @@ import (
 //     hands the name to the delegate, which marks the member Suspect and
 //     broadcasts a user message of its own (memberlist's suspect message is
 //     invisible to delegates), so every node, the leader included, sees it.
+//   - Another node's announcement is ignored while our own last probe of
+//     the member was answered within a probe round (ackFresh): it is stale
+//     or mistaken. A healed partition delivers the announcements the
+//     cut-off side queued about everyone else; without this, healthy nodes
+//     would flap to Suspect (and the scheduler would skip them) for a
+//     suspicion window. A member that really died is found by our own next
+//     probe, at most a round later.
 //   - A suspect member is Alive again when a probe of it succeeds (Ping
 //     delegate) or when the longest suspicion timeout, plus the time the
 //     dead message needs to spread, passes without memberlist declaring it
@@ -82,14 +89,27 @@ func (t Timing) suspectWindow(n int) time.Duration {
 	return unconfirmed + 2*t.ProbeInterval
 }
 
-// suspect marks the member id Suspect if it is Alive, and when announce is
-// set (the local probe failed) broadcasts that. It never calls memberlist.
+// ackFresh is how recent an answered probe of a member must be for another
+// node's suspicion of it to be ignored: one round of probes over the n
+// members (each is probed once per round), plus the probe timeout.
+func (t Timing) ackFresh(n int) time.Duration {
+	return time.Duration(max(1, n-1))*t.ProbeInterval + t.ProbeTimeout
+}
+
+// suspect marks the member id Suspect if it is Alive. announce says the
+// local probe failed: the suspicion is ours, and it is broadcast. Without
+// it, the suspicion is another node's, ignored if our own probe of the
+// member was answered lately (see ackFresh). It never calls memberlist.
 func (d *delegate) suspect(id string, announce bool) {
 	if id == d.self {
 		return // memberlist refutes suspicion of the local node itself
 	}
 	now := d.now()
 	d.mu.Lock()
+	if at, ok := d.acked[id]; ok && !announce && now.Sub(at) < d.timing.ackFresh(len(d.members)) {
+		d.mu.Unlock()
+		return
+	}
 	m, known := d.members[id]
 	changed := known && m.State == StateAlive
 	if changed {
@@ -135,8 +155,15 @@ func (d *delegate) expireSuspectsLocked(now time.Time) {
 	}
 }
 
-// NotifyPingComplete clears suspicion of a member that answered a probe.
+// NotifyPingComplete clears suspicion of a member that answered a probe,
+// and notes when it did (see ackFresh).
 func (d *delegate) NotifyPingComplete(other *memberlist.Node, rtt time.Duration, payload []byte) {
+	d.mu.Lock()
+	if d.acked == nil {
+		d.acked = map[string]time.Time{}
+	}
+	d.acked[other.Name] = d.now()
+	d.mu.Unlock()
 	d.clearSuspect(other.Name)
 }
 

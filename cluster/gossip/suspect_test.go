@@ -167,3 +167,34 @@ func TestSuspicionAnnouncementSpreadsAndEnds(t *testing.T) {
 		t.Error("node-2 suspects itself")
 	}
 }
+
+// TestStaleSuspicionIgnored: another node's suspicion of a member whose
+// probe we saw answered within a round is stale (a healed partition
+// delivers what the cut-off side queued) and is ignored; once our answers
+// are older than a round, or when our own probe fails, it counts.
+func TestStaleSuspicionIgnored(t *testing.T) {
+	tt := newTable(t)
+	tt.timing = ProfileLAN.Timing()
+	tt.NotifyJoin(tt.node(t, "self", false)) // memberlist reports the local node too
+	tt.NotifyJoin(tt.node(t, "a", false))
+	tt.NotifyJoin(tt.node(t, "b", false))
+	fresh := tt.timing.ackFresh(3)
+
+	tt.NotifyPingComplete(tt.node(t, "a", false), time.Millisecond, nil)
+	tt.clock = tt.clock.Add(fresh - time.Millisecond)
+	tt.NotifyMsg(encodeSuspect("a"))
+	if m, _ := tt.get("a"); m.State != StateAlive {
+		t.Fatalf("a peer's claim against a member that answered us %v ago made it %v", fresh-time.Millisecond, m.State)
+	}
+	tt.suspect("a", true) // our own probe failed: that counts at once
+	if m, _ := tt.get("a"); m.State != StateSuspect {
+		t.Fatalf("after our own failed probe a is %v, want suspect", m.State)
+	}
+
+	tt.NotifyPingComplete(tt.node(t, "b", false), time.Millisecond, nil)
+	tt.clock = tt.clock.Add(fresh + time.Millisecond)
+	tt.NotifyMsg(encodeSuspect("b"))
+	if m, _ := tt.get("b"); m.State != StateSuspect {
+		t.Fatalf("a peer's claim against a member silent for %v left it %v, want suspect", fresh+time.Millisecond, m.State)
+	}
+}
