@@ -129,14 +129,16 @@ func add(args *skel.CmdArgs) (_ *current.Result, err error) {
 // harmless). It returns the result without the veth pair, and the bridge.
 // On failure it removes whatever it made.
 func reserve(nc *netConf, args *skel.CmdArgs) (_ *current.Result, _ netlink.Link, err error) {
+	// The overlap check only reads the host's addresses, which no attach to
+	// this network changes: it runs before the lock, which it would hold up.
+	if err := checkOverlap(nc); err != nil {
+		return nil, nil, err
+	}
 	unlock, err := lockNetwork(nc)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer unlock()
-	if err := checkOverlap(nc); err != nil {
-		return nil, nil, err
-	}
 	rs, err := openRuleset(nc.Table)
 	if err != nil {
 		return nil, nil, err
