@@ -3,6 +3,7 @@ package cli
 // kedge rollout status|history|undo|restart, as kubectl's.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -57,7 +58,9 @@ func deploymentName(c *cli.Context) (string, error) {
 	return name, nil
 }
 
-func deploymentAction(c *cli.Context, done string, fn func(cl *api.Client, ns, name string) error) error {
+// withDeployment runs fn with a client and the Deployment the command
+// names.
+func withDeployment(c *cli.Context, fn func(cl *api.Client, name string) error) error {
 	name, err := deploymentName(c)
 	if err != nil {
 		return err
@@ -67,23 +70,24 @@ func deploymentAction(c *cli.Context, done string, fn func(cl *api.Client, ns, n
 		return err
 	}
 	defer cl.Close()
-	if err := fn(cl, c.String("namespace"), name); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.App.Writer, "deployment/%s %s\n", name, done)
-	return nil
+	return fn(cl, name)
+}
+
+func deploymentAction(c *cli.Context, done string, fn func(cl *api.Client, ns, name string) error) error {
+	return withDeployment(c, func(cl *api.Client, name string) error {
+		if err := fn(cl, c.String("namespace"), name); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.Writer, "deployment/%s %s\n", name, done)
+		return nil
+	})
 }
 
 func rolloutHistoryAction(c *cli.Context) error {
-	name, err := deploymentName(c)
-	if err != nil {
-		return err
-	}
-	cl, err := newClient(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
+	return withDeployment(c, func(cl *api.Client, name string) error { return rolloutHistory(c, cl, name) })
+}
+
+func rolloutHistory(c *cli.Context, cl *api.Client, name string) error {
 	revs, err := cl.RolloutHistory(c.Context, c.String("namespace"), name)
 	if err != nil {
 		return err
@@ -102,19 +106,23 @@ func rolloutHistoryAction(c *cli.Context) error {
 }
 
 func rolloutStatusAction(c *cli.Context) error {
-	name, err := deploymentName(c)
-	if err != nil {
-		return err
-	}
-	cl, err := newClient(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	deadline := time.Now().Add(c.Duration("timeout"))
+	return withDeployment(c, func(cl *api.Client, name string) error { return rolloutStatus(c, cl, name) })
+}
+
+// rolloutStatus prints the rollout's progress each time it changes (a
+// blocking query wakes it on every state change) until it completes or the
+// timeout passes.
+func rolloutStatus(c *cli.Context, cl *api.Client, name string) error {
+	timeout := c.Duration("timeout")
+	ctx, cancel := context.WithTimeout(c.Context, timeout)
+	defer cancel()
 	last := ""
+	var q *api.BlockingQuery
 	for {
-		raws, err := cl.GetObjects(c.Context, "deployment", c.String("namespace"), name)
+		raws, index, err := cl.GetObjectsBlocking(ctx, "deployment", c.String("namespace"), name, q)
+		if ctx.Err() != nil && c.Context.Err() == nil {
+			return fmt.Errorf("deployment %s: rollout not complete after %v: %w", name, timeout, api.ErrConflict)
+		}
 		if err != nil {
 			return err
 		}
@@ -143,13 +151,12 @@ func rolloutStatusAction(c *cli.Context) error {
 			fmt.Fprintln(c.App.Writer, msg)
 			last = msg
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("deployment %s: rollout not complete after %v: %w", name, c.Duration("timeout"), api.ErrConflict)
+		if index == 0 { // an agent without blocking queries: poll it
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
 		}
-		select {
-		case <-c.Context.Done():
-			return c.Context.Err()
-		case <-time.After(200 * time.Millisecond): // polling the API, as kubectl's watch fallback
-		}
+		q = &api.BlockingQuery{Index: index}
 	}
 }
