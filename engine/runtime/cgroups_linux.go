@@ -33,6 +33,9 @@ type cgroup interface {
 	pids() ([]int, error)
 	// destroy kills whatever still runs in the cgroup and removes it.
 	destroy() error
+	// removeIfEmpty removes the cgroup's directories that hold no child
+	// cgroup, and leaves the others.
+	removeIfEmpty() error
 }
 
 // isCgroup2 reports whether root is a cgroup v2 unified mount (as opposed to
@@ -185,27 +188,19 @@ func CgroupPids(cgroupsPath string) ([]int, error) {
 // its parent cgroup at shutdown: containers that outlive the agent keep
 // theirs.
 func RemoveCgroupIfEmpty(cgroupsPath string) error {
-	if _, err := openCgroup(defaultCgroupRoot, cgroupsPath); err != nil {
+	cg, err := openCgroup(defaultCgroupRoot, cgroupsPath)
+	if err != nil {
 		return err
 	}
-	dirs := []string{defaultCgroupRoot}
-	if !isCgroup2(defaultCgroupRoot) {
-		entries, err := os.ReadDir(defaultCgroupRoot)
-		if err != nil {
-			return fmt.Errorf("list cgroup hierarchies: %w", err)
-		}
-		dirs = dirs[:0]
-		for _, e := range entries {
-			if e.IsDir() { // symlinked pairs (cpu -> cpu,cpuacct) are the same directory
-				dirs = append(dirs, filepath.Join(defaultCgroupRoot, e.Name()))
-			}
-		}
-	}
-	for _, d := range dirs {
-		err := os.Remove(filepath.Join(d, filepath.Clean(cgroupsPath)))
-		if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.EBUSY) && !errors.Is(err, syscall.ENOTEMPTY) {
-			return fmt.Errorf("remove cgroup %s: %w", cgroupsPath, err)
-		}
+	return cg.removeIfEmpty()
+}
+
+// rmdirIfEmpty removes a cgroup directory unless it is missing or still in
+// use (rmdir refuses a cgroup with children or processes).
+func rmdirIfEmpty(dir string) error {
+	err := os.Remove(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.EBUSY) && !errors.Is(err, syscall.ENOTEMPTY) {
+		return fmt.Errorf("remove cgroup %s: %w", dir, err)
 	}
 	return nil
 }

@@ -182,6 +182,15 @@ func (c *cgroupV1) pids() ([]int, error) {
 	return nil, fmt.Errorf("list processes of cgroup %s: no controller to read", c.path)
 }
 
+func (c *cgroupV1) removeIfEmpty() error {
+	for _, dir := range c.paths {
+		if err := rmdirIfEmpty(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (c *cgroupV1) destroy() error {
 	if pids, err := c.pids(); err == nil && len(pids) > 0 {
 		// A frozen cgroup must be thawed for SIGKILL to be delivered.

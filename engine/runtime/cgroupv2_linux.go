@@ -161,6 +161,8 @@ func (c *cgroupV2) pids() ([]int, error) {
 	return pids, nil
 }
 
+func (c *cgroupV2) removeIfEmpty() error { return rmdirIfEmpty(c.dir) }
+
 func (c *cgroupV2) destroy() error {
 	if _, err := os.Stat(c.dir); errors.Is(err, os.ErrNotExist) {
 		return nil
