@@ -54,7 +54,7 @@ var _ reconcile.Engine = (*podRuntime)(nil)
 
 func newPodRuntime(eng *engine.Engine, dataDir string, peers func(ctx context.Context, ref string) (string, error)) cluster.PodRuntimeFactory {
 	return func(lookup func(string) (cluster.RunnablePod, bool)) cluster.PodRuntime {
-		p := &podRuntime{eng: eng, lookup: lookup, dataDir: filepath.Join(dataDir, "pods"), peers: peers, restarts: map[string]int{}}
+		p := &podRuntime{eng: eng, lookup: lookup, dataDir: filepath.Join(dataDir, "pods"), peers: peers, restarts: map[string]int{}, pulled: map[string]string{}}
 		p.probes = probe.New(engineExecer{eng}, probe.Options{})
 		return p
 	}
@@ -200,9 +200,6 @@ func (p *podRuntime) ensureImage(ctx context.Context, ref string) error {
 func (p *podRuntime) notePull(ref, from string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.pulled == nil {
-		p.pulled = map[string]string{}
-	}
 	p.pulled[ref] = from
 }
 

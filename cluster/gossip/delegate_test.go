@@ -26,6 +26,7 @@ func newTable(t *testing.T) *tableUnderTest {
 		retention: time.Minute,
 		members:   make(map[string]Member),
 		intents:   make(map[string]time.Time),
+		acked:     make(map[string]time.Time),
 		events:    newEventQueue(slog.New(slog.DiscardHandler)), // never run: inspected by queued
 	}
 	return tt

@@ -69,6 +69,7 @@ func New(cfg Config) (*Gossip, error) {
 		meta:      metaBuf,
 		members:   make(map[string]Member),
 		intents:   make(map[string]time.Time),
+		acked:     make(map[string]time.Time),
 		timing:    cfg.Profile.Timing(),
 	}
 	d.broadcasts = &memberlist.TransmitLimitedQueue{NumNodes: d.numAlive, RetransmitMult: d.timing.RetransmitMult}

@@ -159,9 +159,6 @@ func (d *delegate) expireSuspectsLocked(now time.Time) {
 // and notes when it did (see ackFresh).
 func (d *delegate) NotifyPingComplete(other *memberlist.Node, rtt time.Duration, payload []byte) {
 	d.mu.Lock()
-	if d.acked == nil {
-		d.acked = map[string]time.Time{}
-	}
 	d.acked[other.Name] = d.now()
 	d.mu.Unlock()
 	d.clearSuspect(other.Name)
