@@ -134,4 +134,12 @@ func TestGetWatchOnAnAgent(t *testing.T) {
 	if n := strings.Count(events.String(), "AGE "); n != 1 {
 		t.Errorf("the events' header printed %d times:\n%s", n, events.String())
 	}
+
+	// web's pods fit nowhere: rollout status waits (on blocking queries),
+	// says what it waits for once, and gives up at its timeout.
+	code, stdout, stderr := run(t, "", "-H", host, "rollout", "status", "deployment", "web", "--timeout", "1s")
+	if code == 0 || strings.Count(stdout, `Waiting for deployment "web" rollout to finish: 0 of 3 new replicas have been updated...`) != 1 ||
+		!strings.Contains(stderr, "rollout not complete after 1s") {
+		t.Errorf("rollout status of a Deployment that cannot roll out: exit %d\n%s%s", code, stdout, stderr)
+	}
 }

@@ -220,7 +220,7 @@ func (o *orchLab) converge(what string, replicas int, version string, within tim
 		if time.Now().After(deadline) {
 			o.t.Fatalf("%s: not there after %v: %s", what, within, why)
 		}
-		time.Sleep(100 * time.Millisecond) // polling the CLI: it has no watch
+		time.Sleep(100 * time.Millisecond) // polling: one check reads several commands' output
 	}
 }
 
