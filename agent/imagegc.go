@@ -32,25 +32,12 @@ func diskUsedPercent(dir string) (float64, error) {
 	return 100 * (total - free) / total, nil
 }
 
-// imageGCVictims orders the images that may go: not needed by a pod of this
-// node (by any of its names), oldest first. Containers' images are guarded
-// by the engine itself.
-func imageGCVictims(images []*image.Image, needed map[string]bool) []*image.Image {
-	norm := map[string]bool{}
-	for ref := range needed {
-		if n, err := image.NormalizeRef(ref); err == nil {
-			norm[n] = true
-		}
-	}
+// imageGCVictims orders the images that may go: those not in keep (image
+// IDs), oldest first. Containers' images are guarded by the engine itself.
+func imageGCVictims(images []*image.Image, keep map[string]bool) []*image.Image {
 	var out []*image.Image
 	for _, img := range images {
-		keep := false
-		for _, t := range img.RepoTags {
-			if norm[t] {
-				keep = true
-			}
-		}
-		if !keep {
+		if !keep[img.ID] {
 			out = append(out, img)
 		}
 	}
@@ -59,7 +46,8 @@ func imageGCVictims(images []*image.Image, needed map[string]bool) []*image.Imag
 }
 
 // collectImages runs one garbage collection pass; it returns the images it
-// removed.
+// removed. needed are the references the node's pods name (by tag, digest
+// or ID): the images they resolve to stay.
 func collectImages(ctx context.Context, eng *engine.Engine, dir string, high, low float64, needed map[string]bool) []string {
 	used, err := diskUsedPercent(dir)
 	if err != nil || used < high {
@@ -69,12 +57,18 @@ func collectImages(ctx context.Context, eng *engine.Engine, dir string, high, lo
 	if err != nil {
 		return nil
 	}
+	keep := map[string]bool{}
+	for ref := range needed {
+		if img, err := eng.Images().Get(ref); err == nil {
+			keep[img.ID] = true
+		}
+	}
 	var removed []string
-	for _, img := range imageGCVictims(imgs, needed) {
+	for _, img := range imageGCVictims(imgs, keep) {
 		if used < low {
 			break
 		}
-		if _, err := eng.RemoveImage(ctx, img.ID, false); err != nil {
+		if !removeImage(ctx, eng, img) {
 			continue // in use by a container
 		}
 		removed = append(removed, img.ID)
@@ -83,6 +77,22 @@ func collectImages(ctx context.Context, eng *engine.Engine, dir string, high, lo
 		}
 	}
 	return removed
+}
+
+// removeImage removes an image by each of its names (an image with several
+// is only untagged by one) or, without names, by its ID; it reports whether
+// the image is gone. The engine refuses an image a container uses.
+func removeImage(ctx context.Context, eng *engine.Engine, img *image.Image) bool {
+	refs := img.RepoTags
+	if len(refs) == 0 {
+		refs = []string{img.ID}
+	}
+	for _, ref := range refs {
+		if _, err := eng.RemoveImage(ctx, ref, false); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // imageGCLoop collects images every imageGCInterval until ctx ends.

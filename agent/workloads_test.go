@@ -429,6 +429,13 @@ func TestImageGarbageCollectionKeepsNeededImages(t *testing.T) {
 	variant("needed:1", "V=needed")
 	variant("inuse:1", "V=inuse")
 	variant("unused:1", "V=unused")
+	variant("multi:1", "V=multi") // one image by two names: both go
+	variant("multi:2", "V=multi")
+	variant("pinned:1", "V=pinned") // named by a pod by its ID: it stays
+	pinned, err := imgs.Get("pinned:1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	formCluster(t, n)
 	ctx := context.Background()
 	manifest := strings.ReplaceAll(strings.ReplaceAll(rollingYAML, "VERSION_VALUE", "x"), "busybox:test", "needed:1")
@@ -445,12 +452,17 @@ func TestImageGarbageCollectionKeepsNeededImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.agent.Engine().Remove(context.Background(), created.ID, true, true) })
+	needed := n.agent.cluster.NeededImages()
+	if !needed["needed:1"] {
+		t.Fatalf("the images the node's pods need: %v, want needed:1 among them", needed)
+	}
+	needed[pinned.ID] = true
 	// A 0% high mark: the disk always counts as full.
-	removed := collectImages(ctx, n.agent.Engine(), n.cfg.DataDir, 0, 0, n.agent.cluster.NeededImages())
+	removed := collectImages(ctx, n.agent.Engine(), n.cfg.DataDir, 0, 0, needed)
 	if len(removed) == 0 {
 		t.Fatal("nothing removed from a full disk")
 	}
-	for ref, want := range map[string]bool{"needed:1": true, "inuse:1": true, "unused:1": false} {
+	for ref, want := range map[string]bool{"needed:1": true, "inuse:1": true, "unused:1": false, "multi:1": false, "multi:2": false, "pinned:1": true} {
 		if _, err := imgs.Get(ref); (err == nil) != want {
 			t.Errorf("%s present: %v, want %v", ref, err == nil, want)
 		}

@@ -50,6 +50,8 @@ type Manager struct {
 	// podRuntime builds the engine side of the pod reconciler (RunPods).
 	runCtx     context.Context
 	podRuntime PodRuntimeFactory
+	// nodePods is the running pod reconciler's view of this node's pods.
+	nodePods *nodePods
 	client     *http.Client
 	// proxy is the HTTP/1.1 transport to other nodes (NodeTransport), made
 	// for the identity proxyFor.

@@ -437,6 +437,9 @@ func (m *Manager) startPods() {
 			return
 		}
 	}
+	m.mu.Lock()
+	m.nodePods = np
+	m.mu.Unlock()
 	rt := factory(np.lookup)
 	np.ips, _ = rt.(PodIPer)
 	np.pulls, _ = rt.(Puller)
@@ -481,22 +484,24 @@ func hashBytes(b []byte) string {
 
 // NeededImages lists the images of the pods placed on this node, which
 // image garbage collection must keep even while no container uses them
-// (a pod in restart backoff, one about to be created).
+// (a pod in restart backoff, one about to be created). It reads the pod
+// reconciler's copy, which a node cut off from the control plane (or
+// whose certificate expired) keeps too.
 func (m *Manager) NeededImages() map[string]bool {
 	out := map[string]bool{}
-	ms, _, fsm, err := m.member()
-	if err != nil {
+	m.mu.Lock()
+	np := m.nodePods
+	m.mu.Unlock()
+	if np == nil {
 		return out
 	}
-	for _, a := range fsm.State().AllocsOnNode(ms.NodeID) {
-		if a.Desired != state.AllocRun {
-			continue
+	np.mu.Lock()
+	defer np.mu.Unlock()
+	for _, p := range np.pods {
+		for _, c := range p.Pod.Spec.InitContainers {
+			out[c.Image] = true
 		}
-		var p api.ClusterPod
-		if json.Unmarshal(a.Pod, &p) != nil {
-			continue
-		}
-		for _, c := range append(append([]api.ContainerSpec{}, p.Spec.InitContainers...), p.Spec.Containers...) {
+		for _, c := range p.Pod.Spec.Containers {
 			out[c.Image] = true
 		}
 	}
