@@ -7,8 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
 	"time"
 
 	"kedge/api"
@@ -99,12 +100,12 @@ func (m *Manager) forwardApply(ctx context.Context, leaderID string, cmd []byte)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := client.Do(req)
+	resp, sent, err := doTraced(client, req)
 	if err != nil {
 		// Sending it again is safe only when it never left: once the
 		// leader may have it, a second copy could apply twice (a delete
 		// answered "not found" after the first one deleted).
-		if neverSent(err) {
+		if !sent {
 			return 0, fmt.Errorf("forward to the leader at %s: %v: %w", addr, err, errLeaderUnreachable)
 		}
 		return 0, fmt.Errorf("forward to the leader at %s: no answer, the change may or may not have been made: %v: %w", addr, err, api.ErrConflict)
@@ -123,11 +124,15 @@ func (m *Manager) forwardApply(ctx context.Context, leaderID string, cmd []byte)
 	return ans.Index, nil
 }
 
-// neverSent reports whether a request failed before it could reach the
-// server: no connection could be made.
-func neverSent(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
+// doTraced sends req and says whether it was written whole: a request that
+// was not (no connection, a dial or TLS handshake that hung, a write that
+// failed part way) cannot have been acted on, as the server needs all of
+// it. One that was may have been, answered or not.
+func doTraced(client *http.Client, req *http.Request) (resp *http.Response, sent bool, err error) {
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) { wrote.Store(info.Err == nil) }}
+	resp, err = client.Do(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+	return resp, wrote.Load(), err
 }
 
 // apiAddrOf finds a node's API address: from gossip, else the state.
