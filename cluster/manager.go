@@ -52,7 +52,7 @@ type Manager struct {
 	podRuntime PodRuntimeFactory
 	// nodePods is the running pod reconciler's view of this node's pods.
 	nodePods *nodePods
-	client     *http.Client
+	client   *http.Client
 	// proxy is the HTTP/1.1 transport to other nodes (NodeTransport), made
 	// for the identity proxyFor.
 	proxy    *http.Transport
