@@ -164,12 +164,16 @@ func (e *Engine) RemovePod(ctx context.Context, ref string, force bool) error {
 			return fmt.Errorf("remove pod %s: %w", rec.Name, err)
 		}
 	}
-	// The pod is taken out of the table under the lock (a concurrent
-	// remove finds it gone), then torn down outside it.
+	// The pod is taken out of the table and the store under the lock (a
+	// concurrent remove finds it gone), then torn down outside it.
 	e.podMu.Lock()
 	if _, ok := e.pods[rec.ID]; !ok {
 		e.podMu.Unlock()
 		return nil // removed meanwhile
+	}
+	if err := e.db.Delete(bucketPods, rec.ID); err != nil {
+		e.podMu.Unlock()
+		return fmt.Errorf("remove pod %s: %w", rec.Name, err)
 	}
 	delete(e.pods, rec.ID)
 	e.podsRemoving[rec.Name] = true
@@ -180,9 +184,6 @@ func (e *Engine) RemovePod(ctx context.Context, ref string, force bool) error {
 		e.podMu.Unlock()
 	}()
 	e.teardownPod(ctx, rec)
-	if err := e.db.Delete(bucketPods, rec.ID); err != nil {
-		return fmt.Errorf("remove pod %s: %w", rec.Name, err)
-	}
 	e.emit("pod", "destroy", rec.ID, map[string]string{"name": rec.Name})
 	return nil
 }
