@@ -89,6 +89,19 @@ func (t Timing) suspectWindow(n int) time.Duration {
 	return unconfirmed + 2*t.ProbeInterval
 }
 
+// liveLocked counts the members memberlist probes (alive or suspect, the
+// local node included): the timings scale with them, not with the dead
+// and left ones kept for the retention.
+func (d *delegate) liveLocked() int {
+	n := 0
+	for _, m := range d.members {
+		if m.State == StateAlive || m.State == StateSuspect {
+			n++
+		}
+	}
+	return n
+}
+
 // ackFresh is how recent an answered probe of a member must be for another
 // node's suspicion of it to be ignored: one round of probes over the n
 // members (each is probed once per round), plus the probe timeout.
@@ -106,7 +119,7 @@ func (d *delegate) suspect(id string, announce bool) {
 	}
 	now := d.now()
 	d.mu.Lock()
-	if at, ok := d.acked[id]; ok && !announce && now.Sub(at) < d.timing.ackFresh(len(d.members)) {
+	if at, ok := d.acked[id]; ok && !announce && now.Sub(at) < d.timing.ackFresh(d.liveLocked()) {
 		d.mu.Unlock()
 		return
 	}
@@ -145,7 +158,7 @@ func (d *delegate) clearSuspect(id string) {
 // expireSuspectsLocked turns members Suspect for longer than the window
 // back to Alive: memberlist would have declared them Dead by now.
 func (d *delegate) expireSuspectsLocked(now time.Time) {
-	window := d.timing.suspectWindow(len(d.members))
+	window := d.timing.suspectWindow(d.liveLocked())
 	for id, m := range d.members {
 		if m.State == StateSuspect && now.Sub(m.Since) > window {
 			m.State, m.Since = StateAlive, now
