@@ -24,8 +24,8 @@ const DefaultLeaveDrainTimeout = 60 * time.Second
 
 // Leave takes this node out of the cluster: it drains the node first (see
 // Drain: cordoned, its Deployments' pods replaced elsewhere within their
-// rollout bounds, its bare pods stopped; a DaemonSet's pod stops with the
-// leave), waiting up to req.DrainTimeout, then hands over leadership if it
+// rollout bounds, its bare pods started elsewhere before they stop; a
+// DaemonSet's pod stops with the leave), waiting up to req.DrainTimeout, then hands over leadership if it
 // leads, leaves the Raft configuration, then gossip, and becomes a
 // standalone engine again. It refuses when that would lose the quorum (or
 // end a one-voter cluster), and fails when the drain does not finish in
