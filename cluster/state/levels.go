@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync"
 )
 
 // Protocol levels: what a node can apply, in one number.
@@ -41,6 +42,10 @@ var versionLevels = map[string]map[int]int{
 var downgrades = map[string]map[int]func(data json.RawMessage) (json.RawMessage, error){
 	CmdNodeUpsert: {2: downgradeNodeUpsert2},
 }
+
+// commands is the command table, built once: the gate reads it on every
+// write. It is never modified.
+var commands = sync.OnceValue(commandTable)
 
 // downgradeNodeUpsert2: a node.upsert without taints reads the same at v1.
 func downgradeNodeUpsert2(data json.RawMessage) (json.RawMessage, error) {
@@ -82,7 +87,7 @@ func (e *LevelError) Unwrap() error { return ErrNeedsLevel }
 // LevelOf returns the protocol level at which version v of command typ
 // appeared; ok is false for a type or version this agent does not know.
 func LevelOf(typ string, v int) (level int, ok bool) {
-	c, known := commandTable()[typ]
+	c, known := commands()[typ]
 	if !known || v < 1 || v > c.version {
 		return 0, false
 	}
@@ -103,7 +108,7 @@ func levelOf(typ string, v int) int {
 // at protocol level applies (CommandVersions at ProtocolLevel).
 func CommandVersionsAt(level int) map[string]int {
 	out := map[string]int{}
-	for typ, c := range commandTable() {
+	for typ, c := range commands() {
 		for v := c.version; v >= 1; v-- {
 			if levelOf(typ, v) <= level {
 				out[typ] = v
@@ -186,9 +191,9 @@ func Fit(cmd []byte, level int) ([]byte, error) {
 	}
 	need, known := LevelOf(typ, v)
 	if !known {
-		if _, isType := commandTable()[typ]; isType {
+		if _, isType := commands()[typ]; isType {
 			return nil, errorf(ErrTooNew, "command %s v%d is newer than this agent (v%d): upgrade this node first",
-				typ, v, commandTable()[typ].version)
+				typ, v, commands()[typ].version)
 		}
 		return nil, errorf(ErrUnknownCommand, "unknown command %s v%d: upgrade this node first", quoteType(typ), v)
 	}
