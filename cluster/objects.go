@@ -75,6 +75,12 @@ func (m *Manager) ApplyObjects(ctx context.Context, objs []api.Object) ([]api.Ap
 	if err != nil {
 		return nil, fmt.Errorf("apply: %w", err)
 	}
+	return m.applyObjectsIn(ctx, view, objs)
+}
+
+// applyObjectsIn applies defaulted, valid objs, deciding on view (which a
+// caller that read the cluster's state already passes on).
+func (m *Manager) applyObjectsIn(ctx context.Context, view *state.View, objs []api.Object) ([]api.ApplyResult, error) {
 	pending := map[string]api.Object{}
 	for _, o := range objs {
 		meta := o.GetObjectMeta()
@@ -165,32 +171,17 @@ func (m *Manager) DeleteObject(ctx context.Context, kind, namespace, name string
 
 // Scale sets a Deployment's replicas.
 func (m *Manager) Scale(ctx context.Context, namespace, name string, replicas int32) error {
-	if _, _, _, err := m.member(); err != nil {
-		return err
-	}
 	if replicas < 0 {
 		return fmt.Errorf("replicas %d: must not be negative: %w", replicas, api.ErrInvalid)
 	}
-	if namespace == "" {
-		namespace = api.DefaultNamespace
-	}
 	// The manifest written back is the cluster's, not a lagging copy (which
 	// could bring back a deleted Deployment or an older template).
-	view, err := m.freshState(ctx)
+	d, view, err := m.deployment(ctx, namespace, name)
 	if err != nil {
-		return fmt.Errorf("scale deployment %s/%s: %w", namespace, name, err)
-	}
-	o, ok := view.Object(objectKey(api.KindDeployment, namespace, name))
-	if !ok {
-		return fmt.Errorf("deployment %s/%s: %w", namespace, name, api.ErrNotFound)
-	}
-	var d api.Deployment
-	if err := json.Unmarshal(o.Manifest, &d); err != nil {
-		return err
+		return fmt.Errorf("scale: %w", err)
 	}
 	d.Spec.Replicas = &replicas
-	_, err = m.ApplyObjects(ctx, []api.Object{&d})
-	return err
+	return m.writeBack(ctx, view, d)
 }
 
 // canonicalKind maps what users type (deploy, pods, ds) to a kind.

@@ -132,14 +132,13 @@ func (m *Manager) RolloutUndo(ctx context.Context, namespace, name string, to in
 		return fmt.Errorf("deployment %s: no revision to go back to: %w", name, api.ErrNotFound)
 	}
 	d.Spec.Template = target.Template
-	_, err = m.ApplyObjects(ctx, []api.Object{d})
-	return err
+	return m.writeBack(ctx, view, d)
 }
 
 // RolloutRestart replaces every pod of a Deployment, rolling, as kubectl
 // does: a new annotation on the template.
 func (m *Manager) RolloutRestart(ctx context.Context, namespace, name string) error {
-	d, _, err := m.deployment(ctx, namespace, name)
+	d, view, err := m.deployment(ctx, namespace, name)
 	if err != nil {
 		return err
 	}
@@ -147,7 +146,17 @@ func (m *Manager) RolloutRestart(ctx context.Context, namespace, name string) er
 		d.Spec.Template.Annotations = map[string]string{}
 	}
 	d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] = time.Now().UTC().Format(time.RFC3339Nano)
-	_, err = m.ApplyObjects(ctx, []api.Object{d})
+	return m.writeBack(ctx, view, d)
+}
+
+// writeBack applies a Deployment read from view and changed, deciding on
+// that same view (no second read of the cluster's state).
+func (m *Manager) writeBack(ctx context.Context, view *state.View, d *api.Deployment) error {
+	d.Default()
+	if err := d.Validate(); err != nil {
+		return fmt.Errorf("deployment %s: %w: %w", d.Name, err, api.ErrInvalid)
+	}
+	_, err := m.applyObjectsIn(ctx, view, []api.Object{d})
 	return err
 }
 
