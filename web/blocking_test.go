@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -234,5 +235,17 @@ func TestBlockingObjects(t *testing.T) {
 	s.Close()
 	if a := waitAnswer(t, ch, 10*time.Second); a.code != 200 || a.index != at+1 {
 		t.Fatalf("at close: %d, index %d; want 200 at %d", a.code, a.index, at+1)
+	}
+}
+
+// A consistent read cannot be a blocking query: its read would come before
+// the wait. The pair is refused, before any read.
+func TestConsistentBlockingQueryRefused(t *testing.T) {
+	called := false
+	h := consistent(nil, func(http.ResponseWriter, *http.Request) { called = true })
+	rec := httptest.NewRecorder()
+	h(rec, httptest.NewRequest(http.MethodGet, "/v1/cluster/nodes?consistent=1&index=5", nil))
+	if rec.Code != http.StatusBadRequest || called || !strings.Contains(rec.Body.String(), "do not go together") {
+		t.Fatalf("consistent with index: %d %q (handler called: %v), want 400 naming the clash", rec.Code, rec.Body.String(), called)
 	}
 }

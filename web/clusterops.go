@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 
@@ -33,6 +34,11 @@ type ClusterOps interface {
 func consistent(ops ClusterOps, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if boolQuery(r, "consistent") {
+			if r.URL.Query().Get("index") != "" {
+				// The read would come before the wait, and be stale by its end.
+				writeError(w, fmt.Errorf("consistent and index (a blocking query) do not go together: %w", api.ErrInvalid))
+				return
+			}
 			if err := ops.ConsistentRead(r.Context()); err != nil {
 				writeError(w, err)
 				return
