@@ -95,10 +95,9 @@ func getNamespace(c *cli.Context) string {
 // getObjectsAction is `get KIND [NAME]` for workload kinds.
 func getObjectsAction(c *cli.Context, kind string) error {
 	name, ns := c.Args().Get(1), getNamespace(c)
-	switch c.String("output") {
-	case "", formatTable, "wide", formatJSON, "yaml":
-	default:
-		return usagef(c, "-o %q: want wide, json or yaml", c.String("output"))
+	format, err := getOutputFormat(c)
+	if err != nil {
+		return err
 	}
 	cl, err := newClient(c)
 	if err != nil {
@@ -109,19 +108,44 @@ func getObjectsAction(c *cli.Context, kind string) error {
 	if err != nil {
 		return err
 	}
-	switch c.String("output") {
+	if done, err := writeDocuments(c.App.Writer, format, list); done {
+		return err
+	}
+	header, rows := objectRows(kind, ns, format == "wide", list)
+	return printRows(c.App.Writer, header, rows)
+}
+
+// getOutputFormat is get's -o: a table (plain or wide), json or yaml.
+func getOutputFormat(c *cli.Context) (string, error) {
+	switch f := c.String("output"); f {
+	case "", formatTable:
+		return formatTable, nil
+	case "wide", formatJSON, "yaml":
+		return f, nil
+	default:
+		return "", usagef(c, "-o %q: want wide, json or yaml", f)
+	}
+}
+
+// writeDocuments prints list as -o json (one array) or yaml (one document
+// each); done is false for the table formats, which it leaves to the caller.
+func writeDocuments[T any](w io.Writer, format string, list []T) (done bool, err error) {
+	switch format {
 	case formatJSON:
-		return writeJSON(c.App.Writer, list)
+		return true, writeJSON(w, list)
 	case "yaml":
-		for i, raw := range list {
-			if err := writeYAML(c.App.Writer, raw, i > 0); err != nil {
-				return err
+		for i, v := range list {
+			raw, err := json.Marshal(v)
+			if err == nil {
+				err = writeYAML(w, raw, i > 0)
+			}
+			if err != nil {
+				return true, err
 			}
 		}
-		return nil
+		return true, nil
 	}
-	header, rows := objectRows(kind, ns, c.String("output") == "wide", list)
-	return printRows(c.App.Writer, header, rows)
+	return false, nil
 }
 
 // writeYAML prints an object as a YAML document, after a "---" line when sep.
@@ -244,6 +268,10 @@ func eventRows(evs []api.ClusterEvent) ([]string, []getRow) {
 
 // clusterEventsAction is `get events`: the cluster's event log.
 func clusterEventsAction(c *cli.Context) error {
+	format, err := getOutputFormat(c)
+	if err != nil {
+		return err
+	}
 	cl, err := newClient(c)
 	if err != nil {
 		return err
@@ -253,8 +281,8 @@ func clusterEventsAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.String("output") == formatJSON {
-		return writeJSON(c.App.Writer, evs)
+	if done, err := writeDocuments(c.App.Writer, format, evs); done {
+		return err
 	}
 	header, rows := eventRows(evs)
 	return printRows(c.App.Writer, header, rows)

@@ -46,13 +46,11 @@ type watchSource struct {
 
 // watchAction is `get KIND [NAME] -w`.
 func watchAction(c *cli.Context, kind string) error {
-	format := c.String("output")
-	switch format {
-	case "", formatTable, "wide", formatJSON, "yaml":
-	default:
-		return usagef(c, "-o %q: want wide, json or yaml", format)
+	format, err := getOutputFormat(c)
+	if err != nil {
+		return err
 	}
-	cl, err := clusterClient(c)
+	cl, err := newClient(c)
 	if err != nil {
 		return err
 	}

@@ -135,6 +135,11 @@ func TestGetWatchOnAnAgent(t *testing.T) {
 		t.Errorf("the events' header printed %d times:\n%s", n, events.String())
 	}
 
+	// get events -o yaml prints documents, as get KIND -o yaml does.
+	if code, stdout, stderr := run(t, "", "-H", host, "get", "events", "-o", "yaml"); code != 0 || !strings.Contains(stdout, "message: Deployment api deleted") || !strings.Contains(stdout, "\n---\n") {
+		t.Errorf("get events -o yaml: exit %d\n%s%s", code, stdout, stderr)
+	}
+
 	// web's pods fit nowhere: rollout status waits (on blocking queries),
 	// says what it waits for once, and gives up at its timeout.
 	code, stdout, stderr := run(t, "", "-H", host, "rollout", "status", "deployment", "web", "--timeout", "1s")
