@@ -384,6 +384,10 @@ func TestRollingUpdateHistoryUndoRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the undo back to version one", 60*time.Second, func() bool { return versions()["one"] == 3 })
+	// As kubectl's: the template undone to moves to the next number.
+	if hist, err = n.client.RolloutHistory(ctx, "default", "roll"); err != nil || len(hist) != 2 || hist[0].Number != 2 || hist[1].Number != 3 || !hist[1].Current {
+		t.Fatalf("history after the undo: %+v %v; want revisions 2 and 3, 3 current", hist, err)
+	}
 	before := map[string]bool{}
 	for _, p := range pods(t, n) {
 		before[p.Name] = true

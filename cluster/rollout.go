@@ -48,17 +48,30 @@ func history(view *state.View, namespace, name string) []Revision {
 	return out
 }
 
-// recordRevision keeps a Deployment's template in its history when it is
-// new, and trims the history to limit.
+// recordRevision makes a Deployment's template its newest revision, and
+// trims the history to limit. A template it had before moves to the next
+// number, as kubectl's do (undo to 1 of 1, 2 makes it 3), so that trimming,
+// which drops the lowest numbers, never drops the current template.
 func (m *Manager) recordRevision(ctx context.Context, view *state.View, d *api.Deployment) error {
 	hist := history(view, d.Namespace, d.Name)
 	hash := revision(&d.Spec.Template)
+	if len(hist) > 0 && hist[len(hist)-1].Hash == hash {
+		return nil // already the newest
+	}
 	next := 1
-	for _, r := range hist {
+	if len(hist) > 0 {
+		next = hist[len(hist)-1].Number + 1
+	}
+	for i, r := range hist {
 		if r.Hash == hash {
-			return nil // going back to a known template keeps its number
+			if cmd, err := state.DeleteObject(revisionPrefix(d.Namespace, d.Name)+strconv.Itoa(r.Number), time.Now().UTC()); err == nil {
+				if _, err := m.apply(ctx, cmd); err != nil {
+					return err
+				}
+			}
+			hist = append(hist[:i:i], hist[i+1:]...)
+			break
 		}
-		next = max(next, r.Number+1)
 	}
 	r := Revision{Number: next, Hash: hash, Created: time.Now().UTC(), Template: d.Spec.Template}
 	raw, err := json.Marshal(r)
@@ -78,7 +91,7 @@ func (m *Manager) recordRevision(ctx context.Context, view *state.View, d *api.D
 	if d.Spec.RevisionHistoryLimit != nil {
 		limit = int(*d.Spec.RevisionHistoryLimit)
 	}
-	for len(hist)+1 > limit+1 && len(hist) > 0 { // the current one plus limit old ones
+	for len(hist) > limit { // the current one plus limit old ones
 		old := revisionPrefix(d.Namespace, d.Name) + strconv.Itoa(hist[0].Number)
 		if cmd, err := state.DeleteObject(old, time.Now().UTC()); err == nil {
 			if _, err := m.apply(ctx, cmd); err != nil {
