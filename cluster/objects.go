@@ -162,7 +162,9 @@ func (m *Manager) DeleteObject(ctx context.Context, kind, namespace, name string
 		for _, r := range history(view, namespace, name) {
 			key := revisionPrefix(namespace, name) + strconv.Itoa(r.Number)
 			if cmd, err := state.DeleteObject(key, time.Now().UTC()); err == nil {
-				_, _ = m.apply(ctx, cmd)
+				if _, err := m.apply(ctx, cmd); err != nil {
+					m.log.Warn("a revision of the deleted deployment stays", "deployment", name, "revision", r.Number, "err", err)
+				}
 			}
 		}
 	}
