@@ -424,11 +424,12 @@ func (m *Manager) Workloads(ctx context.Context) ([]api.WorkloadSummary, error) 
 		return nil, err
 	}
 	view := fsm.State()
+	var objs []state.Object
+	for _, kind := range []string{api.KindDaemonSet, api.KindDeployment, api.KindPod} { // in key order, as before
+		objs = append(objs, view.Objects(strings.ToLower(kind))...)
+	}
 	var out []api.WorkloadSummary
-	for _, o := range view.Objects("") {
-		if o.Kind != api.KindDeployment && o.Kind != api.KindDaemonSet && o.Kind != api.KindPod {
-			continue
-		}
+	for _, o := range objs {
 		w := api.WorkloadSummary{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Pods: []api.PodSummary{}}
 		switch o.Kind {
 		case api.KindDeployment:
