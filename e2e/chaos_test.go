@@ -113,7 +113,9 @@ func TestLabChaos(t *testing.T) {
 	m := newChaosModel()
 	ops := map[string]int{}
 	var violations []string
+	checked := 0
 	for _, w := range writers {
+		checked += w.checked
 		m.acked[w.name], m.maybe[w.name] = w.acked, w.maybe()
 		for k, v := range w.ops {
 			ops[k] += v
@@ -126,6 +128,12 @@ func TestLabChaos(t *testing.T) {
 	for _, v := range violations {
 		t.Errorf("an answer contradicts the acknowledged writes before it: %s", v)
 	}
+	// Faults leave some writes unanswered, which suspends the checks of
+	// their writer's next answers for a while; a run must still check many.
+	if want := int(duration / (2 * time.Second)); checked < want {
+		t.Errorf("only %d answers were checked against the acknowledged writes in %v, want at least %d", checked, duration, want)
+	}
+	t.Logf("answers checked: %d", checked)
 
 	// Convergence: in every host's view and on the hosts, each Deployment
 	// runs its acknowledged (or possibly applied) replicas, each once.
@@ -188,6 +196,9 @@ type chaosWriter struct {
 	ops        map[string]int
 	violations []string
 	recent     []string
+	// checked counts the answers held against the acknowledged writes
+	// (those given while no unanswered write could still apply).
+	checked int
 }
 
 // run writes until ctx ends.
@@ -242,6 +253,9 @@ func (w *chaosWriter) write(h *lab.Host) {
 	default: // delete
 		op, value = "delete", chaosGone
 		err = cl.DeleteObject(ctx, "deployments", "default", w.name)
+	}
+	if definite && (err == nil || errors.Is(err, api.ErrNotFound)) {
+		w.checked++
 	}
 	if definite && w.acked != chaosGone && errors.Is(err, api.ErrNotFound) {
 		w.violatef("%s of %s through %s: not found, but it exists with %d replicas", op, w.name, h.Name, w.acked)
