@@ -91,6 +91,8 @@ type runner struct {
 	pending    []PodStatus // newer batch waiting to be sent; nil if none
 	reported   bool        // a report was attempted
 	lastReport time.Time   // when the last report was attempted
+	// reportFailures counts the reports that failed in a row.
+	reportFailures int
 }
 
 func (r *runner) run(ctx context.Context) error {
@@ -107,10 +109,10 @@ func (r *runner) run(ctx context.Context) error {
 			doRound = false
 		}
 		if r.pending != nil && reportAt == nil {
-			wait := r.reportEvery - r.clk.Now().Sub(r.lastReport)
+			wait := r.reportGap() - r.clk.Now().Sub(r.lastReport)
 			if !r.reported || wait <= 0 {
 				r.flush(ctx)
-				wait = r.reportEvery
+				wait = r.reportGap()
 			}
 			if r.pending != nil {
 				reportAt = r.clk.After(wait)
@@ -194,10 +196,31 @@ func (r *runner) round(ctx context.Context) time.Duration {
 func (r *runner) flush(ctx context.Context) {
 	r.reported, r.lastReport = true, r.clk.Now()
 	if err := r.rep.Report(ctx, r.pending); err != nil {
-		r.log.Warn("report status", "pods", len(r.pending), "err", err)
+		if r.reportFailures == 0 {
+			r.log.Warn("report status; retrying with back-off", "pods", len(r.pending), "err", err)
+		}
+		r.reportFailures++
 		return
 	}
+	if r.reportFailures > 0 {
+		r.log.Info("status reported again", "failed_attempts", r.reportFailures)
+	}
+	r.reportFailures = 0
 	r.sent, r.pending, r.delivered = r.pending, nil, true
+}
+
+// maxReportBackoff bounds the wait between failed status reports.
+const maxReportBackoff = 5 * time.Second
+
+// reportGap is the wait between reports: the report interval, doubled for
+// each further report that failed in a row (a node cut off from its
+// leader), at most maxReportBackoff.
+func (r *runner) reportGap() time.Duration {
+	gap := r.reportEvery
+	for i := 1; i < r.reportFailures && gap < maxReportBackoff; i++ {
+		gap *= 2
+	}
+	return min(gap, max(maxReportBackoff, r.reportEvery))
 }
 
 // maxParallel bounds the allocations a round works on at once. Making a
