@@ -82,7 +82,7 @@ type Puller interface {
 }
 
 func newNodePods(m *Manager) *nodePods {
-	np := &nodePods{m: m, path: m.path("pods.json"), pods: map[string]RunnablePod{}, changed: make(chan struct{}, 1)}
+	np := &nodePods{m: m, path: m.path("pods.json"), pods: map[string]RunnablePod{}, lastEvent: map[string]string{}, changed: make(chan struct{}, 1)}
 	if b, err := os.ReadFile(np.path); err == nil {
 		_ = json.Unmarshal(b, &np.pods)
 	}
@@ -137,6 +137,11 @@ func (np *nodePods) Fetch(ctx context.Context) (reconcile.Snapshot, error) {
 		}
 	}
 	np.pods = pods
+	for id := range np.lastEvent {
+		if _, ok := pods[id]; !ok {
+			delete(np.lastEvent, id) // the allocation left this node
+		}
+	}
 	np.mu.Unlock()
 	if !same {
 		if b, err := json.Marshal(pods); err == nil {
@@ -330,8 +335,9 @@ func fieldValue(rp *RunnablePod, a state.Alloc, path string) string {
 
 // observe turns the reconciler's actions into cluster events: failures
 // (an image that cannot be had, a container that cannot start) once per
-// distinct error, and restarts and liveness kills. It runs on the loop's
-// goroutine, so the events are recorded in the background.
+// distinct error, and restarts and liveness kills. The round's workers
+// call it one at a time (under their shared lock), so the events are
+// recorded in the background.
 func (np *nodePods) observe(a reconcile.Action, err error) {
 	rp, ok := np.lookup(a.AllocID)
 	if !ok {
@@ -355,9 +361,6 @@ func (np *nodePods) observe(a reconcile.Action, err error) {
 		return
 	}
 	np.mu.Lock()
-	if np.lastEvent == nil {
-		np.lastEvent = map[string]string{}
-	}
 	if err != nil && np.lastEvent[a.AllocID] == msg {
 		np.mu.Unlock()
 		return
