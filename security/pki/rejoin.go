@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 )
 
@@ -70,21 +69,7 @@ func VerifyRejoin(caPEM, certPEM, sig []byte, nodeID, tokenID string, csrPEM []b
 		return nil, fmt.Errorf("rejoin as node %s: old certificate: %v: %w", nodeID, err, ErrUntrusted)
 	}
 	roots := x509.NewCertPool()
-	n := 0
-	for rest := caPEM; ; {
-		var block *pem.Block
-		if block, rest = pem.Decode(rest); block == nil {
-			break
-		}
-		if block.Type != pemCert {
-			continue
-		}
-		if ca, err := x509.ParseCertificate(block.Bytes); err == nil {
-			roots.AddCert(ca)
-			n++
-		}
-	}
-	if n == 0 {
+	if !roots.AppendCertsFromPEM(caPEM) {
 		return nil, fmt.Errorf("rejoin as node %s: no CA certificate to check against: %w", nodeID, ErrUntrusted)
 	}
 	_, err = cert.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: cert.NotAfter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
