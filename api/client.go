@@ -145,6 +145,21 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 // send sends a request and returns the response when its status is 2xx; the
 // caller closes the body.
 func (c *Client) send(ctx context.Context, method, path string, q url.Values, in any) (*http.Response, error) {
+	resp, err := c.roundTrip(ctx, method, path, q, in)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		return nil, decodeError(resp)
+	}
+	return resp, nil
+}
+
+// roundTrip sends a request (in: nil, an io.Reader, or a value sent as
+// JSON) and returns the response, whatever its status; the caller closes
+// the body.
+func (c *Client) roundTrip(ctx context.Context, method, path string, q url.Values, in any) (*http.Response, error) {
 	var body io.Reader
 	contentType := ""
 	switch v := in.(type) {
@@ -169,10 +184,6 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the kedge agent (is `kedge agent` running?): %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
-		defer resp.Body.Close()
-		return nil, decodeError(resp)
 	}
 	return resp, nil
 }

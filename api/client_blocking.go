@@ -54,14 +54,9 @@ func (q *BlockingQuery) values(v url.Values) url.Values {
 // (0 when the agent sends none: it predates blocking queries), also with an
 // error answer.
 func (c *Client) getIndexed(ctx context.Context, path string, q url.Values, out any) (uint64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(path, q), nil)
+	resp, err := c.roundTrip(ctx, http.MethodGet, path, q, nil)
 	if err != nil {
-		return 0, fmt.Errorf("GET %s: %w", path, err)
-	}
-	c.authorize(req)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("cannot reach the kedge agent (is `kedge agent` running?): %w", err)
+		return 0, err
 	}
 	defer resp.Body.Close()
 	var index uint64

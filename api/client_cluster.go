@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 )
 
 // ClusterInit founds a cluster with the agent as its first node.
@@ -39,14 +38,14 @@ func (c *Client) ClusterStatus(ctx context.Context) (*ClusterStatus, error) {
 
 // ClusterNodes lists the cluster's nodes.
 func (c *Client) ClusterNodes(ctx context.Context) ([]ClusterNode, error) {
-	var r []ClusterNode
-	return r, c.do(ctx, http.MethodGet, "/cluster/nodes", nil, nil, &r)
+	r, _, err := c.ClusterNodesBlocking(ctx, nil)
+	return r, err
 }
 
 // ClusterEvents returns the cluster's events after an index.
 func (c *Client) ClusterEvents(ctx context.Context, since uint64) ([]ClusterEvent, error) {
-	var r []ClusterEvent
-	return r, c.do(ctx, http.MethodGet, "/cluster/events", url.Values{"since": {strconv.FormatUint(since, 10)}}, nil, &r)
+	r, _, err := c.ClusterEventsBlocking(ctx, since, nil)
+	return r, err
 }
 
 // CreateToken makes a join token.

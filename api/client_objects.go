@@ -24,15 +24,8 @@ func (c *Client) ApplyManifests(ctx context.Context, data []byte, source string)
 // GetObjects lists objects of a kind (pods, deployments ...) in a namespace
 // ("" for all), or the one named.
 func (c *Client) GetObjects(ctx context.Context, kind, namespace, name string) ([]json.RawMessage, error) {
-	var out []json.RawMessage
-	q := url.Values{}
-	if namespace != "" {
-		q.Set("namespace", namespace)
-	}
-	if name != "" {
-		q.Set("name", name)
-	}
-	return out, c.do(ctx, http.MethodGet, "/objects/"+url.PathEscape(kind), q, nil, &out)
+	out, _, err := c.GetObjectsBlocking(ctx, kind, namespace, name, nil)
+	return out, err
 }
 
 // DeleteObject deletes an object.
