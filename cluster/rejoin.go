@@ -119,10 +119,9 @@ func (e *expiredMember) prove(jr *joinRequest, tok pki.Token) error {
 	return nil
 }
 
-// leaveExpired ends the expired mode once the leader admitted the node as
-// ms: its local loops stop (startMember starts them again), and the Raft
-// state and CA key go unless the node kept its id in the same cluster.
-func (m *Manager) leaveExpired(ms *membership) {
+// stopExpired ends the expired mode's local loops and returns what it was
+// (nil when the node was not in it).
+func (m *Manager) stopExpired() *expiredMember {
 	m.mu.Lock()
 	e, cancel := m.expired, m.cancel
 	if e != nil {
@@ -130,12 +129,23 @@ func (m *Manager) leaveExpired(ms *membership) {
 	}
 	m.mu.Unlock()
 	if e == nil {
-		return
+		return nil
 	}
 	if cancel != nil {
 		cancel()
 	}
 	m.wg.Wait()
+	return e
+}
+
+// leaveExpired ends the expired mode once the leader admitted the node as
+// ms: its local loops stop (startMember starts them again), and the Raft
+// state and CA key go unless the node kept its id in the same cluster.
+func (m *Manager) leaveExpired(ms *membership) {
+	e := m.stopExpired()
+	if e == nil {
+		return
+	}
 	if e.ms.ClusterID == ms.ClusterID && e.ms.NodeID == ms.NodeID {
 		m.log.Info("rejoined with the node's old id", "node", ms.NodeID)
 		return
@@ -186,19 +196,10 @@ func (m *Manager) rejoinee(view *state.View, req *joinRequest) (*state.Node, err
 // dropExpired abandons an expired membership (kedge init founds a new
 // cluster instead): the local loops stop and the old files go.
 func (m *Manager) dropExpired() {
-	m.mu.Lock()
-	e, cancel := m.expired, m.cancel
-	if e != nil {
-		m.expired, m.cancel, m.runCtx = nil, nil, nil
-	}
-	m.mu.Unlock()
+	e := m.stopExpired()
 	if e == nil {
 		return
 	}
-	if cancel != nil {
-		cancel()
-	}
-	m.wg.Wait()
 	_ = wipeFile(m.path(caKeyFile))
 	m.wipeMemberFiles()
 	m.log.Info("the expired membership is abandoned", "cluster", e.ms.ClusterID, "node", e.ms.NodeID)
